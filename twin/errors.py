@@ -1,0 +1,33 @@
+"""The one exception type for problems in the user's input (files, graphs, options)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in the input: where it is (file and field path) and what is wrong."""
+
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.path}" if self.path else self.file
+        return f"{where}: {self.message}"
+
+
+class InputError(Exception):
+    """Bad input: carries every problem found, each naming file, field path and reason.
+
+    The command line prints one line per problem and exits with status 2.
+    """
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @classmethod
+    def single(cls, file: str, path: str, message: str) -> "InputError":
+        return cls([Problem(file, path, message)])

@@ -1,0 +1,145 @@
+"""The line model: frozen dataclasses that both engines and the compiler read.
+
+A `Line` is built only by validation (`twin.model.validate`), so every field
+here is already checked: durations are seconds, distributions are `Dist`,
+per-product maps are expanded to every product of the line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from twin.distributions import Dist
+
+SOURCE, MACHINE, BUFFER, CONVEYOR, SINK = "source", "machine", "buffer", "conveyor", "sink"
+KINDS = (SOURCE, MACHINE, BUFFER, CONVEYOR, SINK)
+#: kinds that process parts, can fail and get station KPIs
+PROCESSING_KINDS = (MACHINE, CONVEYOR)
+ROUTES = ("order", "probability", "shortest_queue", "round_robin")
+BASES = ("operating", "calendar")
+
+
+@dataclass(frozen=True)
+class Product:
+    id: str
+    mix: float
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failure mode; its clock runs while processing (`operating`) or while up (`calendar`)."""
+
+    name: str
+    basis: str
+    ttf: Dist
+    ttr: Dist
+
+
+@dataclass(frozen=True)
+class Release:
+    """How a source releases parts: saturated (no interarrival) or every `interarrival`."""
+
+    interarrival: Dist | None = None
+    sequence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Station:
+    id: str
+    kind: str
+    #: parts the node holds at once: servers of a machine, capacity of a buffer or
+    #: conveyor, 1 for a source, 0 (unlimited) for a sink
+    places: int
+    route: str = "order"
+    process_time: dict[str, Dist] = field(default_factory=dict)  # per product (machines)
+    ideal_cycle_time: dict[str, float] = field(default_factory=dict)  # per product (machines)
+    setup: Dist | None = None
+    setup_matrix: dict[tuple[str, str], Dist] = field(default_factory=dict)
+    failures: tuple[Failure, ...] = ()
+    scrap: float = 0.0
+    travel_time: Dist | None = None  # conveyors
+    release: Release | None = None  # sources
+
+    @property
+    def servers(self) -> int:
+        return self.places
+
+    def setup_between(self, previous: str, product: str) -> Dist | None:
+        """The setup drawn when `product` follows `previous` on a server (SPEC §3.3)."""
+        if previous == product:
+            return None
+        return self.setup_matrix.get((previous, product), self.setup)
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    p: float | None = None
+    products: tuple[str, ...] | None = None  # None: every product
+
+    def admits(self, product: str) -> bool:
+        return self.products is None or product in self.products
+
+
+@dataclass(frozen=True)
+class Line:
+    """A validated line: stations in file order, edges in file order."""
+
+    id: str
+    description: str
+    products: tuple[Product, ...]
+    stations: tuple[Station, ...]
+    edges: tuple[Edge, ...]
+    source_file: str = "<graph>"
+    #: the raw document as validated (after overrides): kept for evidence and `to_graph`
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def station(self, station_id: str) -> Station:
+        return self._by_id[station_id]
+
+    def index(self, station_id: str) -> int:
+        return self._index[station_id]
+
+    def out_edges(self, station_id: str) -> tuple[Edge, ...]:
+        """Out-edges in the order they are listed (the `order` routing order)."""
+        return self._out.get(station_id, ())
+
+    def in_edges(self, station_id: str) -> tuple[Edge, ...]:
+        return self._in.get(station_id, ())
+
+    @property
+    def product_ids(self) -> tuple[str, ...]:
+        return tuple(p.id for p in self.products)
+
+    def __post_init__(self):
+        out: dict[str, list[Edge]] = {}
+        inc: dict[str, list[Edge]] = {}
+        for e in self.edges:
+            out.setdefault(e.source, []).append(e)
+            inc.setdefault(e.target, []).append(e)
+        object.__setattr__(self, "_by_id", {s.id: s for s in self.stations})
+        object.__setattr__(self, "_index", {s.id: i for i, s in enumerate(self.stations)})
+        object.__setattr__(self, "_out", {k: tuple(v) for k, v in out.items()})
+        object.__setattr__(self, "_in", {k: tuple(v) for k, v in inc.items()})
+
+    @classmethod
+    def from_graph(cls, graph, name: str = "<graph>") -> "Line":
+        """Validate a `networkx.DiGraph` (attributes as in SPEC §3) into a Line."""
+        from twin.model.load import raw_from_graph
+        from twin.model.validate import validate
+
+        return validate(raw_from_graph(graph), name)
+
+    @classmethod
+    def load(cls, path) -> "Line":
+        """Load and validate a line file (YAML, JSON node-link or GraphML)."""
+        from twin.model.load import load_line
+
+        return load_line(path)
+
+    def to_graph(self):
+        """The line as a `networkx.DiGraph` with the raw attributes of SPEC §3."""
+        from twin.model.load import graph_from_line
+
+        return graph_from_line(self)

@@ -1,0 +1,46 @@
+"""Durations with units ("250ms", "52s", "5min", "2h", "1.5d") to float seconds."""
+
+from __future__ import annotations
+
+import math
+import re
+
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|min|h|d)\s*$")
+
+
+def parse_duration(value: object) -> float:
+    """Return `value` in seconds; a bare number is already seconds.
+
+    Raises ValueError with a reason a user can act on. Negative durations are
+    rejected here because no duration in a line or scenario may be negative.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration, got {value!r}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(
+                f"bad duration {value!r}: expected a number of seconds or a number "
+                "with a unit ms, s, min, h or d (e.g. '52s', '5min')"
+            )
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    else:
+        raise ValueError(f"expected a duration, got {type(value).__name__} {value!r}")
+    if not math.isfinite(seconds):
+        raise ValueError(f"duration {value!r} is not finite")
+    if seconds < 0:
+        raise ValueError(f"duration {value!r} is negative")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """A short human-readable form for tables ("1h 05min", "52.0s")."""
+    if seconds >= 3600:
+        h, rest = divmod(seconds, 3600)
+        return f"{int(h)}h {rest / 60:04.1f}min"
+    if seconds >= 60:
+        return f"{seconds / 60:.2f}min"
+    return f"{seconds:.1f}s"
