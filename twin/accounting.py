@@ -1,0 +1,96 @@
+"""State-time and count accounting shared by both engines, on plain arrays.
+
+Each engine keeps, per node, the counts below (`ns`) and calls :func:`touch`
+*before* it changes any of them, so the time since the last change is credited
+to the states the node was in. Only the part of that time inside the measured
+window (W, E] counts: warm-up resets nothing, it is simply never credited.
+Both engines call these same jitted functions in the same order, so their
+sums are bit-identical.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: server states of SPEC §5, in the order of the state-time columns
+STATES = ("working", "setup", "down", "blocked", "starved", "off", "waiting_resource")
+
+# counts per node (int64 columns of `ns`)
+C_SETUP, C_WORKING, C_BLOCKED, C_OCCUPIED, C_DOWN, C_OFF, C_WAITRES = range(7)
+N_COUNTS = 7
+
+# accumulated times per node (float64 columns of `nt`); state times are server-seconds
+T_LAST = 0
+T_WORKING, T_SETUP, T_DOWN, T_BLOCKED, T_STARVED, T_OFF, T_WAITRES = range(1, 8)
+T_LEVEL, T_FULL, T_EMPTY, T_LEVEL_MAX = range(8, 12)
+N_TIMES = 12
+
+# line accumulators (float64 `la`)
+L_LAST, L_WIP_AREA, L_WIP_MAX = range(3)
+N_LINE = 3
+
+
+def new_arrays(n_nodes: int):
+    """Fresh (ns, nt, la) arrays for one replication."""
+    return (np.zeros((n_nodes, N_COUNTS), np.int64), np.zeros((n_nodes, N_TIMES), np.float64),
+            np.zeros(N_LINE, np.float64))
+
+
+@njit(cache=True)
+def _overlap(last, t, w_start, w_end):
+    return min(t, w_end) - max(last, w_start)
+
+
+@njit(cache=True)
+def touch(ns, nt, places, n, t, w_start, w_end):
+    """Credit node `n`'s states since its last change up to time `t`."""
+    dt = _overlap(nt[n, T_LAST], t, w_start, w_end)
+    nt[n, T_LAST] = t
+    if dt <= 0.0:
+        return
+    p = places[n]
+    if ns[n, C_OFF] > 0:
+        nt[n, T_OFF] += p * dt
+    elif ns[n, C_DOWN] > 0:
+        nt[n, T_DOWN] += p * dt
+    else:
+        nt[n, T_WORKING] += ns[n, C_WORKING] * dt
+        nt[n, T_SETUP] += ns[n, C_SETUP] * dt
+        nt[n, T_BLOCKED] += ns[n, C_BLOCKED] * dt
+        nt[n, T_WAITRES] += ns[n, C_WAITRES] * dt
+        nt[n, T_STARVED] += (p - ns[n, C_OCCUPIED]) * dt
+    level = ns[n, C_OCCUPIED]
+    nt[n, T_LEVEL] += level * dt
+    if level >= p:
+        nt[n, T_FULL] += dt
+    if level == 0:
+        nt[n, T_EMPTY] += dt
+    if level > nt[n, T_LEVEL_MAX]:
+        nt[n, T_LEVEL_MAX] = level
+
+
+@njit(cache=True)
+def touch_line(la, wip, t, w_start, w_end):
+    """Credit the line's work in process since its last change up to time `t`."""
+    dt = _overlap(la[L_LAST], t, w_start, w_end)
+    la[L_LAST] = t
+    if dt <= 0.0:
+        return
+    la[L_WIP_AREA] += wip * dt
+    if wip > la[L_WIP_MAX]:
+        la[L_WIP_MAX] = wip
+
+
+@njit(cache=True)
+def close(ns, nt, la, places, wip, w_start, w_end):
+    """Credit every node and the line up to the end of the window (state held, SPEC §3.6.10)."""
+    for n in range(ns.shape[0]):
+        touch(ns, nt, places, n, w_end, w_start, w_end)
+    touch_line(la, wip, w_end, w_start, w_end)
+
+
+@njit(cache=True)
+def in_window(t, w_start, w_end):
+    """Whether an instant counts for the window (W, E] (SPEC §3.6.11)."""
+    return w_start < t <= w_end

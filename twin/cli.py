@@ -1,0 +1,128 @@
+"""The `twin` command line: argument parsing and printing only (SPEC §7)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from twin import __version__
+from twin.errors import InputError
+from twin.units import parse_duration
+
+EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors exit 2 with one line (never a traceback)."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        print(f"twin: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="twin", description="Digital-twin simulation for production-line acceptance.")
+    parser.add_argument("--version", action="version", version=f"twin {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    validate = sub.add_parser("validate", help="check a line file")
+    validate.add_argument("line")
+
+    run = sub.add_parser("run", help="simulate a line and print its KPIs")
+    run.add_argument("line")
+    run.add_argument("--duration", type=_duration, default=8 * 3600.0, help="measured window (default 8h)")
+    run.add_argument("--warmup", type=_duration, default=3600.0, help="warm-up (default 1h)")
+    run.add_argument("--replications", type=_positive_int, default=10)
+    run.add_argument("--seed", type=_integer, default=1)
+    run.add_argument("--engine", choices=("fast", "reference"), default="fast")
+    run.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    return parser
+
+
+def _progress_bar(total: int, label: str):
+    """A tqdm bar on a terminal, nothing otherwise."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=label, unit="rep", file=sys.stderr, leave=False)
+    return (lambda done: bar.update(done - bar.n)), bar.close
+
+
+def cmd_validate(args) -> int:
+    from twin.model.load import load_line
+
+    line = load_line(args.line)
+    print(f"{args.line}: valid line '{line.id}' ({len(line.stations)} stations, "
+          f"{len(line.edges)} edges, {len(line.products)} products)")
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    from twin.engines import simulate
+    from twin.kpis import aggregate
+    from twin.model.load import load_line
+    from twin.provenance import engine_info
+    from twin.tables import kpi_report
+
+    line = load_line(args.line)
+    if args.duration <= 0:
+        raise InputError.single("--duration", "", "must be greater than 0")
+    update, close = _progress_bar(args.replications, f"{line.id} ({args.engine})")
+    try:
+        results = simulate(line, args.warmup, args.duration, args.replications, args.seed,
+                           engine=args.engine, progress=update)
+    finally:
+        close()
+    kpis = aggregate(line, results, args.duration)
+    if args.json:
+        out = {"kpis": kpis, "seed": args.seed, "replications": args.replications,
+               "engine": engine_info(args.engine)}
+        print(json.dumps(out, allow_nan=False))
+    else:
+        title = (f"{line.id}: {args.replications} replications of {args.duration / 3600:g} h after "
+                 f"{args.warmup / 3600:g} h warm-up, seed {args.seed}, engine {args.engine}")
+        print(kpi_report(title, kpis))
+    return EXIT_OK
+
+
+COMMANDS = {"validate": cmd_validate, "run": cmd_run}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except InputError as exc:
+        for problem in exc.problems:
+            print(f"twin: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("twin: interrupted", file=sys.stderr)
+        return 130

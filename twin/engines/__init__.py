@@ -1,0 +1,32 @@
+"""The two engines behind one call: `fast` (numba kernel) and `reference` (SimPy)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from twin.model.types import Line
+from twin.results import ReplicationResult
+
+ENGINES = ("fast", "reference")
+
+
+def simulate(line: Line, warmup: float, duration: float, replications: int, seed: int,
+             engine: str = "reference", trace: bool = False,
+             progress: Callable[[int], None] | None = None) -> list[ReplicationResult]:
+    """Run `replications` replications; replication r uses the streams of (seed, r).
+
+    With `trace`, replication 0 records its event log. `progress` is called with
+    the number of replications finished so far.
+    """
+    if engine == "reference":
+        from twin.engines.reference import run_replication
+    elif engine == "fast":
+        from twin.engines.fast import run_replication
+    else:
+        raise ValueError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
+    results = []
+    for r in range(replications):
+        results.append(run_replication(line, warmup, duration, seed, r, trace=trace and r == 0))
+        if progress is not None:
+            progress(r + 1)
+    return results

@@ -1,0 +1,617 @@
+"""The reference engine: SPEC §3 written plainly on SimPy, the oracle of the fast engine.
+
+SimPy's environment is the event calendar: every model event is a `Timeout`
+whose callback applies the change, so same-time events run in the order they
+were scheduled (SPEC §3.2). Consequences of an event at the same instant
+(a part leaving frees a place, the freed place pulls a waiting part, a buffer's
+new head tries to leave) are not scheduled: they go on an *agenda*, a FIFO of
+node checks worked off before the next event:
+
+* ``TRY_OUT(i)``: the ready parts of node i, oldest first, try to leave by i's
+  routing policy (:meth:`ReferenceEngine.choose_successor`);
+* ``TRY_IN(j)``: while j can take a part, it pulls the one waiting longest
+  among the parts blocked on its predecessors (:meth:`ReferenceEngine.longest_waiting`).
+
+Cancelled events (a failure clock paused, processing interrupted) are not
+removed: each carries a token and is ignored when the token is stale.
+The docs (docs/semantics.md) state every ordering rule this file follows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+import simpy
+
+from twin import accounting as acc
+from twin.distributions import Dist, sample
+from twin.model.types import BUFFER, CONVEYOR, MACHINE, SINK, SOURCE, Line, Station
+from twin.results import ReplicationResult
+from twin.streams import StreamLayout, failure_purposes, uniform
+
+TRY_OUT, TRY_IN = 0, 1
+SETUP, WORKING, DONE = "setup", "working", "done"
+
+
+class Part:
+    """A part in the line; `ready_since` is set once it could leave its node (SPEC §3.6.3)."""
+
+    __slots__ = ("id", "product", "released", "ready_since", "target", "traveling", "due",
+                 "remaining", "server", "token")
+
+    def __init__(self, part_id: int, product: int):
+        self.id = part_id
+        self.product = product
+        self.released = math.nan
+        self.ready_since: float | None = None
+        self.target: int | None = None  # successor picked by probability routing
+        self.traveling = False
+        self.due = math.nan
+        self.remaining = math.nan
+        self.server = -1
+        self.token = 0
+
+
+class Mode:
+    """A failure mode's clock: remaining time to failure, running or paused."""
+
+    __slots__ = ("failure", "ttf_stream", "ttr_stream", "remaining", "due", "running", "token")
+
+    def __init__(self, failure, ttf_stream: int, ttr_stream: int):
+        self.failure = failure
+        self.ttf_stream = ttf_stream
+        self.ttr_stream = ttr_stream
+        self.remaining = math.nan
+        self.due = math.nan
+        self.running = False
+        self.token = 0
+
+
+class Node:
+    """Run-time state of one station."""
+
+    def __init__(self, station: Station, index: int, out_targets: list[int], layout, products):
+        self.station = station
+        self.index = index
+        self.kind = station.kind
+        self.places = station.places
+        self.out_targets = out_targets
+        self.servers: list[Part | None] = [None] * (station.places if station.kind == MACHINE else 0)
+        self.phase: list[str | None] = [None] * len(self.servers)
+        self.last_product: list[int] = [-1] * len(self.servers)
+        self.fifo: deque[Part] = deque()  # buffer, conveyor, source
+        self.down = 0
+        self.rr = 0
+        self.processing = 0  # servers processing, or parts traveling on a conveyor
+        self.sequence_pos = 0
+        self.stream = {p: layout.index[(station.id, p)] for p in
+                       ("arrival", "product", "process", "setup", "scrap", "routing")}
+        self.modes = [Mode(f, *(layout.index[(station.id, p)] for p in failure_purposes(f.name)))
+                      for f in station.failures]
+        self.process_dist = [station.process_time.get(p) for p in products]
+        self.sequence = [products.index(p) for p in station.release.sequence] if station.release else []
+
+    @property
+    def occupied(self) -> int:
+        return len(self.fifo) + sum(part is not None for part in self.servers)
+
+    def ready_parts(self) -> list[Part]:
+        """Parts that could leave now, oldest first (ties: lowest server)."""
+        if self.kind == MACHINE:
+            ready = [p for p in self.servers if p is not None and p.ready_since is not None]
+            return sorted(ready, key=lambda p: (p.ready_since, p.server))
+        if self.fifo and self.fifo[0].ready_since is not None:
+            return [self.fifo[0]]
+        return []
+
+
+class ReferenceEngine:
+    """One replication of a line on SimPy. Use :func:`run_replication`."""
+
+    def __init__(self, line: Line, warmup: float, duration: float, seed: int, replication: int,
+                 trace: bool = False):
+        self.line = line
+        self.w_start, self.w_end = warmup, warmup + duration
+        self.env = simpy.Environment()
+        self.products = list(line.product_ids)
+        self.mix = np.cumsum([p.mix for p in line.products])
+        layout = StreamLayout.for_line(line)
+        self.keys = layout.keys(seed, replication)
+        self.counters = np.zeros(len(self.keys), np.uint64)
+        self.nodes = [Node(s, i, [line.index(e.target) for e in line.out_edges(s.id)], layout,
+                           self.products) for i, s in enumerate(line.stations)]
+        self.in_edges = [[(line.index(e.source), e) for e in line.in_edges(s.id)] for s in line.stations]
+        self.out_edges = [list(line.out_edges(s.id)) for s in line.stations]
+        self.places = np.array([s.places for s in line.stations], np.int64)
+        self.ns, self.nt, self.la = acc.new_arrays(len(self.nodes))
+        self.produced = np.zeros((len(self.nodes), len(self.products)), np.int64)
+        self.scrapped_at = np.zeros(len(self.nodes), np.int64)
+        self.completed = self.scrapped = self.released = self.finished = 0
+        self.wip = 0
+        self.lead_times: list[float] = []
+        self.agenda: deque[tuple[int, int]] = deque()
+        self.next_part_id = 0
+        self.events = 0
+        self.blocked_in_event = False
+        self.cyclic = _has_cycle(line)
+        self.deadlock: tuple[float, tuple[str, ...]] | None = None
+        self.trace: list[tuple] | None = [] if trace else None
+        self._encoded: dict[Dist, tuple] = {}
+        self.last_token = 0
+
+    def new_token(self) -> int:
+        """A fresh token, unique in the run, for the event about to be scheduled."""
+        self.last_token += 1
+        return self.last_token
+
+    # ------------------------------------------------------------------ plumbing
+    def draw(self, dist: Dist, stream: int) -> float:
+        if dist not in self._encoded:
+            code, (p0, p1, p2), values = dist.encode()
+            self._encoded[dist] = (code, p0, p1, p2, np.array(values or (0.0,), np.float64))
+        code, p0, p1, p2, pool = self._encoded[dist]
+        return sample(code, p0, p1, p2, pool, self.keys, self.counters, stream)
+
+    def schedule(self, delay: float, handler, *args) -> None:
+        """Schedule a model event `delay` seconds from now (SimPy keeps FIFO order for ties)."""
+        self.env.timeout(delay).callbacks.append(lambda _event: self.fire(handler, args))
+
+    def fire(self, handler, args) -> None:
+        if self.deadlock is not None:
+            return
+        self.blocked_in_event = False
+        if handler(*args) is False:  # a cancelled event
+            return
+        self.events += 1
+        self.work_agenda()
+        if self.cyclic and self.blocked_in_event:
+            self.check_deadlock()
+
+    def record(self, event: str, part: Part | None, node: Node, server: int = -1) -> None:
+        if self.trace is not None:
+            self.trace.append((self.env.now, event, -1 if part is None else part.id,
+                               "" if part is None else self.products[part.product],
+                               node.station.id, server))
+
+    def touch(self, node: Node) -> None:
+        acc.touch(self.ns, self.nt, self.places, node.index, self.env.now, self.w_start, self.w_end)
+
+    def touch_line(self) -> None:
+        acc.touch_line(self.la, self.wip, self.env.now, self.w_start, self.w_end)
+
+    def count(self, node: Node, column: int, delta: int) -> None:
+        self.ns[node.index, column] += delta
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> ReplicationResult:
+        for node in self.nodes:  # SPEC §3.6.1: failure clocks start at 0 ...
+            for mode in node.modes:
+                mode.remaining = self.draw(mode.failure.ttf, mode.ttf_stream)
+            self.sync_clocks(node)
+        for node in self.nodes:  # ... then each source creates its first part at 0
+            if node.kind == SOURCE:
+                self.schedule(0.0, self.create, node)
+        while self.deadlock is None and self.env.peek() <= self.w_end:
+            self.env.step()
+        acc.close(self.ns, self.nt, self.la, self.places, self.wip, self.w_start, self.w_end)
+        return self.result()
+
+    def work_agenda(self) -> None:
+        while self.agenda:
+            kind, index = self.agenda.popleft()
+            if kind == TRY_OUT:
+                self.try_out(self.nodes[index])
+            else:
+                self.try_in(self.nodes[index])
+
+    # ------------------------------------------------------------------ events
+    def create(self, node: Node) -> None:
+        """A source creates a part; its product from the sequence or the mix."""
+        if node.sequence:
+            product = node.sequence[node.sequence_pos % len(node.sequence)]
+            node.sequence_pos += 1
+        elif len(self.products) > 1:
+            u = uniform(self.keys, self.counters, node.stream["product"])
+            product = min(int(np.searchsorted(self.mix, u, side="right")), len(self.products) - 1)
+        else:
+            product = 0
+        part = Part(self.next_part_id, product)
+        self.next_part_id += 1
+        self.touch(node)
+        node.fifo.append(part)
+        self.count(node, acc.C_OCCUPIED, 1)
+        part.ready_since = self.env.now
+        self.record("create", part, node)
+        self.agenda.append((TRY_OUT, node.index))
+
+    def setup_end(self, node: Node, server: int, token: int):
+        part = node.servers[server]
+        if part is None or part.token != token:
+            return False
+        self.touch(node)
+        self.count(node, acc.C_SETUP, -1)
+        self.start_processing(node, server, part)
+
+    def process_end(self, node: Node, server: int, token: int):
+        part = node.servers[server]
+        if part is None or part.token != token:
+            return False
+        now = self.env.now
+        self.touch(node)
+        self.count(node, acc.C_WORKING, -1)
+        node.processing -= 1
+        if acc.in_window(now, self.w_start, self.w_end):
+            self.produced[node.index, part.product] += 1
+        self.record("done", part, node, server)
+        scrap = node.station.scrap
+        if scrap > 0.0 and uniform(self.keys, self.counters, node.stream["scrap"]) < scrap:
+            self.scrap(node, server, part)
+        else:
+            node.phase[server] = DONE
+            self.count(node, acc.C_BLOCKED, 1)
+            part.ready_since = now
+            self.agenda.append((TRY_OUT, node.index))
+        self.sync_clocks(node)
+
+    def travel_end(self, node: Node, part: Part, token: int):
+        if part.token != token or not part.traveling:
+            return False
+        self.touch(node)
+        part.traveling = False
+        node.processing -= 1
+        self.count(node, acc.C_WORKING, -1)
+        self.count(node, acc.C_BLOCKED, 1)
+        if acc.in_window(self.env.now, self.w_start, self.w_end):
+            self.produced[node.index, part.product] += 1
+        self.record("done", part, node)
+        if node.fifo[0] is part:
+            part.ready_since = self.env.now
+            self.agenda.append((TRY_OUT, node.index))
+        self.sync_clocks(node)
+
+    def fail(self, node: Node, mode: Mode, token: int):
+        """A failure mode's clock ran out: the whole node goes down (SPEC §3.3)."""
+        if mode.token != token or not mode.running:
+            return False
+        mode.running = False
+        mode.remaining = math.nan
+        self.record("fail", None, node, node.modes.index(mode))
+        self.go_down(node)
+        self.schedule(self.draw(mode.failure.ttr, mode.ttr_stream), self.repair, node, mode)
+
+    def repair(self, node: Node, mode: Mode):
+        """Repair done: the failed mode draws a new time to failure; the node resumes."""
+        self.record("repair", None, node, node.modes.index(mode))
+        mode.remaining = self.draw(mode.failure.ttf, mode.ttf_stream)
+        self.go_up(node)
+
+    # ------------------------------------------------------------------ down and up
+    def go_down(self, node: Node) -> None:
+        self.touch(node)
+        node.down += 1
+        self.count(node, acc.C_DOWN, 1)
+        if node.down == 1:
+            self.interrupt(node)
+            self.sync_clocks(node)
+
+    def go_up(self, node: Node) -> None:
+        self.touch(node)
+        node.down -= 1
+        self.count(node, acc.C_DOWN, -1)
+        if node.down == 0:
+            self.resume(node)
+            self.sync_clocks(node)
+            self.agenda.append((TRY_OUT, node.index))
+            self.agenda.append((TRY_IN, node.index))
+
+    def running_parts(self, node: Node) -> list[tuple[int, Part]]:
+        """Parts whose setup, processing or travel is under way, in server (or FIFO) order."""
+        if node.kind == MACHINE:
+            return [(k, p) for k, p in enumerate(node.servers)
+                    if p is not None and node.phase[k] in (SETUP, WORKING)]
+        return [(-1, p) for p in node.fifo if p.traveling]
+
+    def interrupt(self, node: Node) -> None:
+        """Preempt: keep the remaining time of every running setup, processing or travel."""
+        for _, part in self.running_parts(node):
+            part.remaining = part.due - self.env.now
+            part.token = self.new_token()
+
+    def resume(self, node: Node) -> None:
+        for server, part in self.running_parts(node):
+            self.start_timer(node, server, part, part.remaining)
+
+    def start_timer(self, node: Node, server: int, part: Part, delay: float) -> None:
+        part.due = self.env.now + delay
+        part.token = self.new_token()
+        if node.kind == CONVEYOR:
+            self.schedule(delay, self.travel_end, node, part, part.token)
+        elif node.phase[server] == SETUP:
+            self.schedule(delay, self.setup_end, node, server, part.token)
+        else:
+            self.schedule(delay, self.process_end, node, server, part.token)
+
+    def sync_clocks(self, node: Node) -> None:
+        """Start or pause each failure clock as SPEC §3.6.4 says it runs."""
+        for mode in node.modes:
+            should_run = (node.down == 0 and not math.isnan(mode.remaining)
+                          and (mode.failure.basis == "calendar" or node.processing > 0))
+            if should_run and not mode.running:
+                mode.running = True
+                mode.due = self.env.now + mode.remaining
+                mode.token = self.new_token()
+                self.schedule(mode.remaining, self.fail, node, mode, mode.token)
+            elif mode.running and not should_run:
+                mode.running = False
+                mode.remaining = mode.due - self.env.now
+                mode.token = self.new_token()
+
+    # ------------------------------------------------------------------ decisions
+    def can_take(self, node: Node) -> bool:
+        """Whether a node can take a part now: up, and a free place (sinks always)."""
+        if node.kind == SINK:
+            return True
+        if node.kind == SOURCE or node.down > 0:
+            return False
+        return node.occupied < node.places
+
+    def free_places(self, node: Node) -> float:
+        return math.inf if node.kind == SINK else node.places - node.occupied
+
+    def eligible(self, node: Node, part: Part) -> list[int]:
+        """Out-edge positions of `node` that admit the part's product, in edge order."""
+        product = self.products[part.product]
+        return [k for k, e in enumerate(self.out_edges[node.index]) if e.admits(product)]
+
+    def choose_successor(self, node: Node, part: Part) -> int | None:
+        """The out-edge position the part leaves through now, or None to wait (SPEC §3.2)."""
+        route = node.station.route
+        edges = self.eligible(node, part)
+        targets = node.out_targets
+        if route == "probability":
+            if part.target is None:
+                part.target = self.pick_by_probability(node, edges)
+            k = part.target
+            return k if self.can_take(self.nodes[targets[k]]) else None
+        open_edges = [k for k in edges if self.can_take(self.nodes[targets[k]])]
+        if not open_edges:
+            return None
+        if route == "order":
+            return open_edges[0]
+        if route == "shortest_queue":
+            return max(open_edges, key=lambda k: (self.free_places(self.nodes[targets[k]]), -k))
+        n_out = len(targets)  # round_robin: first open edge at or after the pointer
+        return min(open_edges, key=lambda k: (k - node.rr) % n_out)
+
+    def pick_by_probability(self, node: Node, edges: list[int]) -> int:
+        """Draw one eligible edge with weights p renormalised over them (SPEC §3.6.5)."""
+        weights = [self.out_edges[node.index][k].p for k in edges]
+        u = uniform(self.keys, self.counters, node.stream["routing"]) * sum(weights)
+        cumulative = 0.0
+        for k, w in zip(edges, weights):
+            cumulative += w
+            if u < cumulative:
+                return k
+        return next(k for k, w in zip(reversed(edges), reversed(weights)) if w > 0)
+
+    def may_go(self, source: Node, part: Part, target: Node) -> bool:
+        """Whether a ready part on `source` waits for (and may be pulled by) `target`."""
+        if source.down > 0:
+            return False
+        product = self.products[part.product]
+        positions = [k for k, e in enumerate(self.out_edges[source.index])
+                     if e.target == target.station.id and e.admits(product)]
+        if not positions:
+            return False
+        return source.station.route != "probability" or part.target in positions
+
+    def longest_waiting(self, node: Node) -> tuple[Node, Part] | None:
+        """The blocked part `node` pulls: longest waiting; ties by in-edge order, then server."""
+        best = None
+        for rank, (pred_index, _edge) in enumerate(self.in_edges[node.index]):
+            pred = self.nodes[pred_index]
+            for part in pred.ready_parts():
+                if self.may_go(pred, part, node):
+                    key = (part.ready_since, rank, part.server)
+                    if best is None or key < best[0]:
+                        best = (key, pred, part)
+        return None if best is None else (best[1], best[2])
+
+    # ------------------------------------------------------------------ movement
+    def try_out(self, node: Node) -> None:
+        if node.down > 0:
+            return
+        for part in node.ready_parts():
+            k = self.choose_successor(node, part)
+            if k is None:
+                self.blocked_in_event = True
+            else:
+                self.move(node, part, k)
+
+    def try_in(self, node: Node) -> None:
+        while self.can_take(node) and node.kind != SINK:
+            found = self.longest_waiting(node)
+            if found is None:
+                return
+            pred, part = found
+            k = next(k for k, t in enumerate(pred.out_targets) if t == node.index)
+            self.move(pred, part, k)
+
+    def move(self, node: Node, part: Part, k: int) -> None:
+        """The part leaves `node` through out-edge k and enters its target."""
+        target = self.nodes[node.out_targets[k]]
+        if node.station.route == "round_robin":
+            node.rr = (k + 1) % len(node.out_targets)
+        self.leave(node, part)
+        self.enter(target, part)
+        if node.kind in (BUFFER, CONVEYOR) and node.fifo and not node.fifo[0].traveling:
+            node.fifo[0].ready_since = self.env.now
+            self.agenda.append((TRY_OUT, node.index))
+        if node.kind != SOURCE:
+            self.agenda.append((TRY_IN, node.index))
+
+    def leave(self, node: Node, part: Part) -> None:
+        self.touch(node)
+        self.count(node, acc.C_OCCUPIED, -1)
+        part.ready_since = None
+        part.target = None
+        if node.kind == MACHINE:
+            node.servers[part.server] = None
+            node.phase[part.server] = None
+            self.count(node, acc.C_BLOCKED, -1)
+            return
+        node.fifo.popleft()
+        if node.kind == CONVEYOR:
+            self.count(node, acc.C_BLOCKED, -1)
+        elif node.kind == SOURCE:
+            self.release(node, part)
+
+    def release(self, source: Node, part: Part) -> None:
+        """A part leaves its source: it is in the line now; the source makes the next one."""
+        self.touch_line()
+        self.wip += 1
+        self.released += 1
+        part.released = self.env.now
+        interarrival = source.station.release.interarrival
+        delay = 0.0 if interarrival is None else self.draw(interarrival, source.stream["arrival"])
+        self.schedule(delay, self.create, source)
+
+    def enter(self, node: Node, part: Part) -> None:
+        now = self.env.now
+        self.touch(node)
+        if node.kind == SINK:
+            self.record("exit", part, node)
+            self.finish(part)
+            if acc.in_window(now, self.w_start, self.w_end):
+                self.completed += 1
+                self.lead_times.append(now - part.released)
+            return
+        self.count(node, acc.C_OCCUPIED, 1)
+        if node.kind == MACHINE:
+            server = node.servers.index(None)  # SPEC §3.6.14: lowest free server
+            node.servers[server] = part
+            part.server = server
+            self.record("enter", part, node, server)
+            self.start_service(node, server, part)
+            return
+        part.server = -1
+        node.fifo.append(part)
+        self.record("enter", part, node)
+        if node.kind == BUFFER:
+            if len(node.fifo) == 1:
+                part.ready_since = now
+                self.agenda.append((TRY_OUT, node.index))
+            return
+        ahead = node.fifo[-2] if len(node.fifo) > 1 else None  # conveyor: no overtaking
+        travel = self.draw(node.station.travel_time, node.stream["process"])
+        if ahead is not None and ahead.traveling:
+            travel = max(travel, ahead.due - now)
+        part.traveling = True
+        node.processing += 1
+        self.count(node, acc.C_WORKING, 1)
+        self.start_timer(node, -1, part, travel)
+        self.sync_clocks(node)
+
+    def start_service(self, node: Node, server: int, part: Part) -> None:
+        """Setup if the product changed on this server (SPEC §3.6.8), then processing."""
+        previous = node.last_product[server]
+        node.last_product[server] = part.product
+        setup = None
+        if previous >= 0:
+            setup = node.station.setup_between(self.products[previous], self.products[part.product])
+        if setup is None:
+            self.start_processing(node, server, part)
+            return
+        node.phase[server] = SETUP
+        self.count(node, acc.C_SETUP, 1)
+        self.record("setup", part, node, server)
+        self.start_timer(node, server, part, self.draw(setup, node.stream["setup"]))
+
+    def start_processing(self, node: Node, server: int, part: Part) -> None:
+        node.phase[server] = WORKING
+        node.processing += 1
+        self.count(node, acc.C_WORKING, 1)
+        self.record("start", part, node, server)
+        self.start_timer(node, server, part,
+                         self.draw(node.process_dist[part.product], node.stream["process"]))
+        self.sync_clocks(node)
+
+    def scrap(self, node: Node, server: int, part: Part) -> None:
+        self.record("scrap", part, node, server)
+        node.servers[server] = None
+        node.phase[server] = None
+        self.count(node, acc.C_OCCUPIED, -1)
+        if acc.in_window(self.env.now, self.w_start, self.w_end):
+            self.scrapped_at[node.index] += 1
+            self.scrapped += 1
+        self.finish(part)
+        self.agenda.append((TRY_IN, node.index))
+
+    def finish(self, part: Part) -> None:
+        """A part leaves the system (sink or scrap)."""
+        self.touch_line()
+        self.wip -= 1
+        self.finished += 1
+
+    # ------------------------------------------------------------------ deadlock
+    def check_deadlock(self) -> None:
+        """Stop if blocked parts wait on each other in a circle (SPEC §5 `deadlock`)."""
+        stuck = {n.index for n in self.nodes if self.is_stuck(n)}
+        changed = True
+        while changed:
+            changed = False
+            for index in sorted(stuck):
+                node = self.nodes[index]
+                if any(t not in stuck for part in node.ready_parts()
+                       for t in self.waits_for(node, part)):
+                    stuck.discard(index)
+                    changed = True
+        if stuck:
+            names = tuple(self.nodes[i].station.id for i in sorted(stuck))
+            self.deadlock = (self.env.now, names)
+            if self.trace is not None:
+                self.trace.append((self.env.now, "deadlock", -1, "", "+".join(names), -1))
+
+    def is_stuck(self, node: Node) -> bool:
+        """Full, and every place held by a part that is done but cannot leave."""
+        if node.kind in (SOURCE, SINK) or node.occupied < node.places:
+            return False
+        if node.kind == MACHINE:
+            return all(p is not None and p.ready_since is not None for p in node.servers)
+        return node.fifo[0].ready_since is not None
+
+    def waits_for(self, node: Node, part: Part) -> list[int]:
+        if node.station.route == "probability" and part.target is not None:
+            return [node.out_targets[part.target]]
+        return [node.out_targets[k] for k in self.eligible(node, part)]
+
+    # ------------------------------------------------------------------ result
+    def result(self) -> ReplicationResult:
+        nt = self.nt
+        time, nodes = self.deadlock if self.deadlock else (math.nan, ())
+        return ReplicationResult(
+            state_time=nt[:, acc.T_WORKING:acc.T_WAITRES + 1].copy(),
+            level_area=nt[:, acc.T_LEVEL].copy(), level_max=nt[:, acc.T_LEVEL_MAX].copy(),
+            full_time=nt[:, acc.T_FULL].copy(), empty_time=nt[:, acc.T_EMPTY].copy(),
+            produced=self.produced, scrapped_at=self.scrapped_at,
+            completed=self.completed, scrapped=self.scrapped,
+            lead_times=np.array(self.lead_times, np.float64),
+            wip_area=float(self.la[acc.L_WIP_AREA]), wip_max=float(self.la[acc.L_WIP_MAX]),
+            released=self.released, finished=self.finished, in_process=self.wip,
+            events=self.events, deadlock=self.deadlock is not None, deadlock_time=time,
+            deadlock_nodes=nodes, trace=self.trace)
+
+
+def _has_cycle(line: Line) -> bool:
+    import networkx as nx
+
+    graph = nx.DiGraph((e.source, e.target) for e in line.edges)
+    return not nx.is_directed_acyclic_graph(graph)
+
+
+def run_replication(line: Line, warmup: float, duration: float, seed: int, replication: int,
+                    trace: bool = False) -> ReplicationResult:
+    """Simulate one replication of `line` on the reference engine."""
+    return ReferenceEngine(line, warmup, duration, seed, replication, trace).run()
