@@ -1,0 +1,97 @@
+"""The command line: exit codes, JSON shape, messages for bad input (SPEC §7)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from twin.cli import main
+from twin.kpis import BUFFER_KEYS, LINE_KEYS, STATION_KEYS
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD = """\
+line: small
+stations:
+  - {id: src, kind: source}
+  - {id: m1, kind: machine, process_time: {dist: exponential, mean: 60s}}
+  - {id: b, kind: buffer, capacity: 2}
+  - {id: m2, kind: machine, process_time: 50s}
+  - {id: out, kind: sink}
+edges: [[src, m1], [m1, b], [b, m2], [m2, out]]
+"""
+
+
+@pytest.fixture
+def good_file(tmp_path):
+    path = tmp_path / "small.yaml"
+    path.write_text(GOOD)
+    return path
+
+
+def test_validate_good_file(good_file, capsys):
+    assert main(["validate", str(good_file)]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_validate_bad_file_names_file_and_field(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text(GOOD.replace("capacity: 2", "capacity: -2"))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "stations[2].capacity" in err
+
+
+def test_run_json_has_every_spec_key(good_file, capsys):
+    code = main(["run", str(good_file), "--duration", "2h", "--warmup", "10min",
+                 "--replications", "3", "--seed", "7", "--engine", "reference", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"kpis", "seed", "replications", "engine"}
+    assert out["seed"] == 7 and out["replications"] == 3
+    assert out["engine"]["name"] == "reference"
+    assert set(out["kpis"]["line"]) == set(LINE_KEYS)
+    for key in LINE_KEYS:
+        kpi = out["kpis"]["line"][key]
+        assert set(kpi) == {"mean", "ci95", "per_replication"}
+        assert len(kpi["per_replication"]) == 3
+    assert set(out["kpis"]["stations"]["m1"]) == set(STATION_KEYS)
+    assert set(out["kpis"]["stations"]["b"]) == set(BUFFER_KEYS)
+
+
+def test_run_table(good_file, capsys):
+    assert main(["run", str(good_file), "--duration", "1h", "--replications", "2",
+                 "--engine", "reference"]) == 0
+    out = capsys.readouterr().out
+    assert "throughput" in out and "m1" in out and "oee" in out
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--duration", "8 hours"], "--duration"),
+    (["--replications", "0"], "--replications"),
+    (["--seed", "x"], "--seed"),
+    (["--engine", "gpu"], "--engine"),
+])
+def test_run_bad_options_exit_2(good_file, capsys, args, fragment):
+    with pytest.raises(SystemExit) as exc:
+        main(["run", str(good_file), *args])
+    assert exc.value.code == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_run_missing_file_exit_2(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.yaml")]) == 2
+    assert "nope.yaml" in capsys.readouterr().err
+
+
+def test_console_script_never_prints_a_traceback(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("line: x\nstations: [\n")
+    proc = subprocess.run([sys.executable, "-m", "twin", "run", str(path)], capture_output=True,
+                          text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "line" in proc.stderr
+    assert proc.stdout == ""
