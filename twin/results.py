@@ -35,3 +35,5 @@ class ReplicationResult:
     deadlock_time: float = float("nan")
     deadlock_nodes: tuple[str, ...] = ()
     trace: list[tuple] | None = field(default=None, repr=False)
+    #: times of every part reaching a sink, whole run (only when asked for: paired comparisons)
+    exit_times: np.ndarray | None = field(default=None, repr=False)

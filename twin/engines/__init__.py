@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from twin.model.types import Line
+from twin.model.types import Injection, Line
 from twin.results import ReplicationResult
 
 ENGINES = ("fast", "reference")
@@ -12,11 +12,13 @@ ENGINES = ("fast", "reference")
 
 def simulate(line: Line, warmup: float, duration: float, replications: int, seed: int,
              engine: str = "reference", trace: bool = False,
-             progress: Callable[[int], None] | None = None) -> list[ReplicationResult]:
+             progress: Callable[[int], None] | None = None,
+             injections: tuple[Injection, ...] = (), exits: bool = False) -> list[ReplicationResult]:
     """Run `replications` replications; replication r uses the streams of (seed, r).
 
     With `trace`, replication 0 records its event log. `progress` is called with
-    the number of replications finished so far.
+    the number of replications finished so far. `injections` and `exits` are
+    passed to every replication (see the engines' `run_replication`).
     """
     if engine == "reference":
         from twin.engines.reference import run_replication
@@ -26,7 +28,8 @@ def simulate(line: Line, warmup: float, duration: float, replications: int, seed
         raise ValueError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
     results = []
     for r in range(replications):
-        results.append(run_replication(line, warmup, duration, seed, r, trace=trace and r == 0))
+        results.append(run_replication(line, warmup, duration, seed, r, trace=trace and r == 0,
+                                       injections=injections, exits=exits))
         if progress is not None:
             progress(r + 1)
     return results

@@ -27,7 +27,7 @@ import simpy
 
 from twin import accounting as acc
 from twin.distributions import Dist, sample
-from twin.model.types import BUFFER, CONVEYOR, MACHINE, SINK, SOURCE, Line, Station
+from twin.model.types import BUFFER, CONVEYOR, MACHINE, SINK, SOURCE, Injection, Line, Station
 from twin.results import ReplicationResult
 from twin.streams import StreamLayout, failure_purposes, uniform
 
@@ -111,8 +111,11 @@ class ReferenceEngine:
     """One replication of a line on SimPy. Use :func:`run_replication`."""
 
     def __init__(self, line: Line, warmup: float, duration: float, seed: int, replication: int,
-                 trace: bool = False):
+                 trace: bool = False, injections: tuple[Injection, ...] = (), exits: bool = False):
         self.line = line
+        self.injections = [(inj, [line.index(s) for s in line.injected_stations(inj)])
+                           for inj in injections]
+        self.exit_times: list[float] | None = [] if exits else None
         self.w_start, self.w_end = warmup, warmup + duration
         self.env = simpy.Environment()
         self.products = list(line.product_ids)
@@ -193,6 +196,8 @@ class ReferenceEngine:
         for node in self.nodes:  # ... then each source creates its first part at 0
             if node.kind == SOURCE:
                 self.schedule(0.0, self.create, node)
+        for k, (injection, _) in enumerate(self.injections):
+            self.schedule(injection.at, self.inject, k)
         while self.deadlock is None and self.env.peek() <= self.w_end:
             self.env.step()
         acc.close(self.ns, self.nt, self.la, self.places, self.wip, self.w_start, self.w_end)
@@ -286,6 +291,19 @@ class ReferenceEngine:
         self.record("repair", None, node, node.modes.index(mode))
         mode.remaining = self.draw(mode.failure.ttf, mode.ttf_stream)
         self.go_up(node)
+
+    def inject(self, k: int) -> None:
+        """An injected outage starts: its stations go down, in file order."""
+        injection, indices = self.injections[k]
+        for index in indices:
+            self.record("down", None, self.nodes[index], k)
+            self.go_down(self.nodes[index])
+        self.schedule(injection.down_for, self.inject_end, k)
+
+    def inject_end(self, k: int) -> None:
+        for index in self.injections[k][1]:
+            self.record("up", None, self.nodes[index], k)
+            self.go_up(self.nodes[index])
 
     # ------------------------------------------------------------------ down and up
     def go_down(self, node: Node) -> None:
@@ -484,6 +502,8 @@ class ReferenceEngine:
         if node.kind == SINK:
             self.record("exit", part, node)
             self.finish(part)
+            if self.exit_times is not None:
+                self.exit_times.append(now)
             if acc.in_window(now, self.w_start, self.w_end):
                 self.completed += 1
                 self.lead_times.append(now - part.released)
@@ -601,7 +621,8 @@ class ReferenceEngine:
             wip_area=float(self.la[acc.L_WIP_AREA]), wip_max=float(self.la[acc.L_WIP_MAX]),
             released=self.released, finished=self.finished, in_process=self.wip,
             events=self.events, deadlock=self.deadlock is not None, deadlock_time=time,
-            deadlock_nodes=nodes, trace=self.trace)
+            deadlock_nodes=nodes, trace=self.trace,
+            exit_times=None if self.exit_times is None else np.array(self.exit_times, np.float64))
 
 
 def _has_cycle(line: Line) -> bool:
@@ -612,6 +633,11 @@ def _has_cycle(line: Line) -> bool:
 
 
 def run_replication(line: Line, warmup: float, duration: float, seed: int, replication: int,
-                    trace: bool = False) -> ReplicationResult:
-    """Simulate one replication of `line` on the reference engine."""
-    return ReferenceEngine(line, warmup, duration, seed, replication, trace).run()
+                    trace: bool = False, injections: tuple[Injection, ...] = (),
+                    exits: bool = False) -> ReplicationResult:
+    """Simulate one replication of `line` on the reference engine.
+
+    `injections` are deterministic outages (scheduled at time 0, after the
+    sources' first parts); with `exits` every sink arrival time is returned.
+    """
+    return ReferenceEngine(line, warmup, duration, seed, replication, trace, injections, exits).run()

@@ -83,6 +83,20 @@ class Edge:
 
 
 @dataclass(frozen=True)
+class Injection:
+    """A deterministic outage: `station` (None: every machine and conveyor) down for a time.
+
+    `attribution` follows VDI 3423: `supplier`, `customer` or `maintenance`.
+    """
+
+    at: float
+    station: str | None
+    down_for: float
+    reason: str = ""
+    attribution: str = "supplier"
+
+
+@dataclass(frozen=True)
 class Line:
     """A validated line: stations in file order, edges in file order."""
 
@@ -107,6 +121,12 @@ class Line:
 
     def in_edges(self, station_id: str) -> tuple[Edge, ...]:
         return self._in.get(station_id, ())
+
+    def injected_stations(self, injection: Injection) -> tuple[str, ...]:
+        """The stations an injection takes down, in file order."""
+        if injection.station is not None:
+            return (injection.station,)
+        return tuple(s.id for s in self.stations if s.kind in PROCESSING_KINDS)
 
     @property
     def product_ids(self) -> tuple[str, ...]:
