@@ -1,0 +1,166 @@
+"""Scenarios: overrides, injections, the interval rule of criteria, paired KPIs (SPEC §4)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+import yaml
+
+from twin.errors import InputError
+from twin.scenario import Criterion, from_documents, judge, recovery_time, run_scenario
+
+ONE_MACHINE = yaml.safe_load(textwrap.dedent("""
+    line: one-machine
+    stations:
+      - {id: src, kind: source}
+      - {id: m, kind: machine, process_time: 60s,
+         failures: [{name: spindle, ttf: {dist: exponential, mean: 4h}, ttr: 10min}]}
+      - {id: b, kind: buffer, capacity: 3}
+      - {id: m2, kind: machine, process_time: 30s}
+      - {id: out, kind: sink}
+    edges: [[src, m], [m, b], [b, m2], [m2, out]]
+"""))
+
+
+def scenario(text: str, line=ONE_MACHINE):
+    return from_documents(yaml.safe_load(textwrap.dedent(text)), "s.yaml", line, "l.yaml")
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(InputError) as exc:
+        scenario(text)
+    return [str(p) for p in exc.value.problems]
+
+
+# ----------------------------------------------------------------------------- criteria rule
+def test_min_passes_only_when_whole_interval_is_above():
+    c = Criterion(id="C", kpi="throughput", bound=("min", 10.0))
+    assert judge(c, [11.0, 11.5, 12.0])["verdict"] == "pass"
+    straddling = judge(c, [8.0, 13.0, 10.5])
+    assert straddling["measured"] > 10 and straddling["ci95"][0] < 10
+    assert straddling["verdict"] == "fail"
+    assert judge(c, [8.0, 9.0, 9.5])["verdict"] == "fail"
+
+
+def test_max_and_margin():
+    c = Criterion(id="C", kpi="lead_time", stat="p95", bound=("max", 100.0))
+    result = judge(c, [90.0, 92.0, 91.0])
+    assert result["verdict"] == "pass" and result["margin"] == pytest.approx(9.0)
+    assert judge(c, [90.0, 110.0, 100.0])["verdict"] == "fail"
+
+
+def test_one_replication_uses_the_value_itself():
+    c = Criterion(id="C", kpi="throughput", bound=("min", 10.0))
+    assert judge(c, [10.0])["ci95"] == [10.0, 10.0]
+    assert judge(c, [10.0])["verdict"] == "pass"
+    assert judge(c, [9.99])["verdict"] == "fail"
+
+
+def test_confidence_level_changes_the_interval():
+    values = [10.5, 11.8, 10.9, 11.4]
+    wide = judge(Criterion(id="C", kpi="throughput", bound=("min", 10.0), confidence=0.999), values)
+    narrow = judge(Criterion(id="C", kpi="throughput", bound=("min", 10.0), confidence=0.8), values)
+    assert wide["ci95"][0] < narrow["ci95"][0]
+    assert wide["verdict"] == "fail" and narrow["verdict"] == "pass"
+
+
+def test_equals_needs_every_replication():
+    c = Criterion(id="C", kpi="deadlock", bound=("equals", 0.0))
+    assert judge(c, [0.0, 0.0])["verdict"] == "pass"
+    assert judge(c, [0.0, 1.0])["verdict"] == "fail"
+
+
+def test_criterion_key_follows_stat_and_mean_rule():
+    assert Criterion(id="C", kpi="lead_time", stat="p95").key == "lead_time_p95"
+    assert Criterion(id="C", kpi="wip", stat="max").key == "wip_max"
+    assert Criterion(id="C", kpi="wip").key == "wip_mean"
+    assert Criterion(id="C", kpi="throughput").key == "throughput"
+
+
+# ----------------------------------------------------------------------------- validation
+def test_overrides_are_applied_by_dotted_path():
+    sc = scenario("""
+        scenario: s
+        line: l.yaml
+        overrides: {stations.b.capacity: 12, stations.m.failures.spindle.ttf.mean: 2h,
+                    stations.1.scrap: 0.01}
+    """)
+    assert sc.line.station("b").places == 12
+    assert sc.line.station("m").failures[0].ttf.mean == 7200.0
+    assert sc.line.station("m").scrap == 0.01
+    assert ONE_MACHINE["stations"][2]["capacity"] == 3  # the line document is not changed
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("overrides: {stations.op99.capacity: 3}", "overrides.stations.op99.capacity: no item 'op99'"),
+    ("overrides: {stations.b.capacity: -3}", "stations[2].capacity"),
+    ("overrides: {layout.x: 1}", "no field 'layout'"),
+    ("injections: [{at: 1h, station: nope, down_for: 5min}]", "injections[0].station: unknown station"),
+    ("injections: [{at: 1h, station: b, down_for: 5min}]", "only machines"),
+    ("injections: [{at: 1h, down_for: 5min}]", "injections[0]"),
+    ("injections: [{at: -1h, station: m, down_for: 5min}]", "injections[0].at"),
+    ("injections: [{at: 1h, station: m, down_for: 5min, attribution: nobody}]", "attribution"),
+    ("criteria: [{id: C1, kpi: speed, min: 3}]", "criteria[0].kpi: unknown line KPI 'speed'"),
+    ("criteria: [{id: C1, kpi: oee, station: m}]", "exactly one of min, max, equals"),
+    ("criteria: [{id: C1, kpi: oee, station: zz, min: 0.5}]", "unknown station 'zz'"),
+    ("criteria: [{id: C1, kpi: lost_output, max: 3}]", "criteria[0].injection"),
+    ("criteria: [{id: C1, kpi: full, station: m, max: 3}]", "unknown station KPI 'full'"),
+    ("replications: 0", "replications: must be at least 1"),
+    ("duration: soon", "duration: bad duration"),
+    ("colour: blue", "colour: unknown key"),
+])
+def test_bad_scenarios_name_the_field(text, fragment):
+    found = problems(f"scenario: s\nline: l.yaml\n{text}\n")
+    assert any(fragment in p for p in found), found
+    assert all(p.startswith(("s.yaml", "l.yaml")) for p in found)
+
+
+# ----------------------------------------------------------------------------- paired KPIs
+def test_recovery_time_of_shifted_deliveries():
+    paired = np.arange(0.0, 20000.0, 60.0)
+    assert recovery_time(paired, paired, 5000.0, 900.0, 20000.0) == 0.0
+    # nothing delivered for 10 min after the end, then the same rate: window must slide
+    # until at least 95 % of the paired deliveries fall after the gap
+    injected = np.concatenate([paired[paired < 5000], paired[paired >= 5600]])
+    t = recovery_time(injected, paired, 5000.0, 900.0, 20000.0)
+    assert t == 580.0  # the window drops the delivery at 5580 s just after t = 580 s
+    lo, hi = 5000 + t + 1e-6, 5000 + t + 900 + 1e-6
+    n_inj = np.count_nonzero((injected >= lo) & (injected <= hi))
+    n_pair = np.count_nonzero((paired >= lo) & (paired <= hi))
+    assert n_inj >= 0.95 * n_pair
+
+
+@pytest.mark.parametrize("engine", ["reference"])
+def test_lost_output_of_one_deterministic_machine(engine):
+    """A machine with constant 60 s cycles down for 30 min loses exactly 30 parts, recovers in 0 s."""
+    line = yaml.safe_load("""
+        line: single
+        stations:
+          - {id: src, kind: source}
+          - {id: m, kind: machine, process_time: 60s}
+          - {id: out, kind: sink}
+        edges: [[src, m], [m, out]]
+    """)
+    sc = scenario("""
+        scenario: outage
+        line: l.yaml
+        warmup: 1h
+        duration: 8h
+        replications: 2
+        injections: [{at: 3h, station: m, down_for: 30min, reason: spindle alarm, attribution: customer}]
+        criteria:
+          - {id: LOST, kpi: lost_output, injection: 0, max: 30}
+          - {id: REC, kpi: recovery_time, injection: 0, max: 0s}
+          - {id: AV, kpi: availability, station: m, min: 0.95}
+          - {id: TAV, kpi: technical_availability, station: m, min: 0.999}
+    """, line=line)
+    outcome = run_scenario(sc, engine=engine)
+    by_id = {c["id"]: c for c in outcome.criteria}
+    assert by_id["LOST"]["per_replication"] == [30.0, 30.0]
+    assert by_id["REC"]["per_replication"] == [0.0, 0.0]
+    assert by_id["AV"]["measured"] == pytest.approx(1 - 0.5 / 8)
+    assert by_id["AV"]["verdict"] == "fail"
+    assert by_id["TAV"]["measured"] == pytest.approx(1.0)
+    assert outcome.verdict == "fail"

@@ -1,0 +1,429 @@
+"""Acceptance scenarios (SPEC §4): load, overrides, injections, criteria and verdicts.
+
+A scenario names a line file, the window and replications, overrides by
+dotted path into the line document, deterministic injections and criteria.
+:func:`load_scenario` validates all of it (every problem at once, each naming
+the file and field); :func:`run_scenario` simulates it, runs the paired
+comparisons that `lost_output` and `recovery_time` need, and judges each
+criterion by the confidence-interval rule.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from twin.errors import InputError, Problem
+from twin.kpis import LINE_KEYS, aggregate, summarize
+from twin.model.load import read_document
+from twin.model.types import PROCESSING_KINDS, Injection, Line
+from twin.model.validate import validate
+from twin.units import parse_duration
+
+ATTRIBUTIONS = ("supplier", "customer", "maintenance")
+PAIRED_KPIS = ("lost_output", "recovery_time")
+DEFAULT_RECOVERY_WINDOW = 900.0
+_TOP_KEYS = ("scenario", "line", "requirement", "description", "warmup", "duration", "replications",
+             "seed", "overrides", "injections", "criteria")
+_CRITERION_KEYS = ("id", "kpi", "station", "stat", "min", "max", "equals", "confidence", "injection",
+                   "window", "description")
+
+
+@dataclass(frozen=True)
+class Criterion:
+    id: str
+    kpi: str
+    station: str | None = None
+    stat: str | None = None
+    bound: tuple[str, float] = ("min", 0.0)  # ("min" | "max" | "equals", value)
+    confidence: float = 0.95
+    injection: int | None = None
+    window: float = DEFAULT_RECOVERY_WINDOW
+
+    @property
+    def key(self) -> str:
+        """The KPI key it reads: `kpi_stat`, or `kpi` (or `kpi_mean` where only that exists)."""
+        if self.stat:
+            return f"{self.kpi}_{self.stat}"
+        if self.station is None and self.kpi not in LINE_KEYS and f"{self.kpi}_mean" in LINE_KEYS:
+            return f"{self.kpi}_mean"
+        return self.kpi
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    file: str
+    line: Line
+    line_file: str
+    requirement: str
+    warmup: float
+    duration: float
+    replications: int
+    seed: int
+    injections: tuple[Injection, ...]
+    criteria: tuple[Criterion, ...]
+    raw: dict = field(compare=False, repr=False)
+    line_sha256: str = ""
+    scenario_sha256: str = ""
+
+
+def sha256_file(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------------------- loading
+def load_scenario(path: str | Path) -> Scenario:
+    """Read, resolve and validate a scenario file and the line it names."""
+    file = str(path)
+    raw = read_document(file)
+    base = Path(file).resolve().parent
+    line_ref = raw.get("line")
+    if not isinstance(line_ref, str) or not line_ref:
+        raise InputError.single(file, "line", "expected the path of a line file (relative to this file)")
+    line_file = str((base / line_ref))
+    line_raw = read_document(line_file)
+    scenario = from_documents(raw, file, line_raw, line_file)
+    return _with_hashes(scenario, file, line_file)
+
+
+def _with_hashes(scenario: Scenario, file: str, line_file: str) -> Scenario:
+    from dataclasses import replace
+
+    return replace(scenario, line_sha256=sha256_file(line_file), scenario_sha256=sha256_file(file))
+
+
+def from_documents(raw: dict, file: str, line_raw: dict, line_file: str) -> Scenario:
+    """Validate a scenario document against its line document (both already parsed)."""
+    problems: list[Problem] = []
+    add = lambda path, msg: problems.append(Problem(file, path, msg))  # noqa: E731
+    for key in raw:
+        if key not in _TOP_KEYS:
+            add(str(key), f"unknown key (expected one of: {', '.join(_TOP_KEYS)})")
+    scenario_id = raw.get("scenario")
+    if not isinstance(scenario_id, str) or not scenario_id.strip():
+        add("scenario", "expected a scenario id")
+    resolved = apply_overrides(line_raw, raw.get("overrides") or {}, file, problems)
+    line = None
+    try:
+        line = validate(resolved, line_file if not raw.get("overrides") else f"{line_file} (with overrides of {file})")
+    except InputError as exc:
+        problems.extend(exc.problems)
+    warmup = _duration(raw, "warmup", 3600.0, add)
+    duration = _duration(raw, "duration", 8 * 3600.0, add)
+    if duration == 0:
+        add("duration", "must be greater than 0")
+    replications = _integer(raw, "replications", 10, add, minimum=1)
+    seed = _integer(raw, "seed", 1, add)
+    injections = _injections(raw.get("injections") or [], line, add) if line else ()
+    criteria = _criteria(raw.get("criteria") or [], line, injections, add) if line else ()
+    if problems:
+        raise InputError(problems)
+    return Scenario(id=scenario_id, file=file, line=line, line_file=line_file,
+                    requirement=str(raw.get("requirement", "")), warmup=warmup, duration=duration,
+                    replications=replications, seed=seed, injections=injections, criteria=criteria,
+                    raw=raw)
+
+
+def _duration(raw: dict, key: str, default: float, add) -> float:
+    if key not in raw:
+        return default
+    try:
+        return parse_duration(raw[key])
+    except ValueError as exc:
+        add(key, str(exc))
+        return default
+
+
+def _integer(raw: dict, key: str, default: int, add, minimum: int | None = None) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        add(key, f"expected a whole number, got {value!r}")
+        return default
+    if minimum is not None and value < minimum:
+        add(key, f"must be at least {minimum}, got {value}")
+        return default
+    return value
+
+
+def apply_overrides(line_raw: dict, overrides, file: str, problems: list[Problem]) -> dict:
+    """A copy of the line document with each `dotted.path: value` set.
+
+    A list segment is an index or, for `stations` and `failures`, an `id` or
+    `name`. A path that does not lead into the document is a problem.
+    """
+    resolved = copy.deepcopy(line_raw)
+    if not isinstance(overrides, dict):
+        problems.append(Problem(file, "overrides", "expected a mapping of dotted paths to values"))
+        return resolved
+    for path, value in overrides.items():
+        error = _set_path(resolved, str(path).split("."), value)
+        if error:
+            problems.append(Problem(file, f"overrides.{path}", error))
+    return resolved
+
+
+def _set_path(doc, segments: list[str], value) -> str | None:
+    node = doc
+    for depth, segment in enumerate(segments):
+        last = depth == len(segments) - 1
+        where = ".".join(segments[:depth]) or "the line"
+        if isinstance(node, dict):
+            if last:
+                node[segment] = value
+                return None
+            if segment not in node:
+                return f"no field {segment!r} in {where}"
+            node = node[segment]
+        elif isinstance(node, list):
+            index = _list_index(node, segment)
+            if index is None:
+                return f"no item {segment!r} in {where} (use an index, an id or a name)"
+            if last:
+                node[index] = value
+                return None
+            node = node[index]
+        else:
+            return f"{where} is a {type(node).__name__}, not a mapping or list"
+    return "empty path"
+
+
+def _list_index(items: list, segment: str) -> int | None:
+    if segment.isdigit():
+        return int(segment) if int(segment) < len(items) else None
+    for i, item in enumerate(items):
+        if isinstance(item, dict) and segment in (item.get("id"), item.get("name")):
+            return i
+    return None
+
+
+def _injections(specs, line: Line, add) -> tuple[Injection, ...]:
+    if not isinstance(specs, list):
+        add("injections", "expected a list")
+        return ()
+    out = []
+    for i, spec in enumerate(specs):
+        path = f"injections[{i}]"
+        if not isinstance(spec, dict):
+            add(path, "expected a mapping {at, station | all, down_for, reason, attribution}")
+            continue
+        for key in spec:
+            if key not in ("at", "station", "all", "down_for", "reason", "attribution"):
+                add(f"{path}.{key}", "unknown key")
+        at = _duration(spec, "at", math.nan, lambda p, m: add(f"{path}.{p}", m))
+        down_for = _duration(spec, "down_for", math.nan, lambda p, m: add(f"{path}.{p}", m))
+        for key in ("at", "down_for"):
+            if key not in spec:
+                add(f"{path}.{key}", "required")
+        station = spec.get("station")
+        if spec.get("all") is True:
+            if station is not None:
+                add(path, "give either `station` or `all: true`, not both")
+            station = None
+        elif station is None:
+            add(path, "give the `station` that goes down, or `all: true`")
+        elif station not in {s.id for s in line.stations}:
+            add(f"{path}.station", f"unknown station {station!r}")
+        elif line.station(station).kind not in PROCESSING_KINDS:
+            add(f"{path}.station", f"{station!r} is a {line.station(station).kind}; only machines "
+                                   "and conveyors can go down")
+        attribution = spec.get("attribution", "supplier")
+        if attribution not in ATTRIBUTIONS:
+            add(f"{path}.attribution", f"expected one of {', '.join(ATTRIBUTIONS)}")
+        out.append(Injection(at, station, down_for, str(spec.get("reason", "")), attribution))
+    return tuple(out)
+
+
+def _criteria(specs, line: Line, injections, add) -> tuple[Criterion, ...]:
+    from twin.kpis import BUFFER_KEYS, STATION_KEYS
+
+    if not isinstance(specs, list):
+        add("criteria", "expected a list")
+        return ()
+    out, seen = [], set()
+    for i, spec in enumerate(specs):
+        path = f"criteria[{i}]"
+        if not isinstance(spec, dict):
+            add(path, "expected a mapping {id, kpi, min | max | equals, ...}")
+            continue
+        for key in spec:
+            if key not in _CRITERION_KEYS:
+                add(f"{path}.{key}", f"unknown key (expected: {', '.join(_CRITERION_KEYS)})")
+        cid = str(spec.get("id", f"C{i + 1}"))
+        if cid in seen:
+            add(f"{path}.id", f"duplicate criterion id {cid!r}")
+        seen.add(cid)
+        bounds = [k for k in ("min", "max", "equals") if k in spec]
+        if len(bounds) != 1:
+            add(path, "give exactly one of min, max, equals")
+            continue
+        kind = bounds[0]
+        value = spec[kind]
+        if kind == "equals" and isinstance(value, bool):
+            value = float(value)
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            try:
+                value = parse_duration(value)
+            except ValueError as exc:
+                add(f"{path}.{kind}", f"expected a number or a duration: {exc}")
+                continue
+        confidence = spec.get("confidence", 0.95)
+        if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
+            add(f"{path}.confidence", "expected a level between 0 and 1, e.g. 0.95")
+            confidence = 0.95
+        station = spec.get("station")
+        criterion = Criterion(id=cid, kpi=str(spec.get("kpi")), station=station, stat=spec.get("stat"),
+                              bound=(kind, float(value)), confidence=float(confidence),
+                              injection=spec.get("injection"),
+                              window=_duration(spec, "window", DEFAULT_RECOVERY_WINDOW,
+                                               lambda p, m: add(f"{path}.{p}", m)))
+        if criterion.kpi in PAIRED_KPIS:
+            k = criterion.injection
+            if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < len(injections):
+                add(f"{path}.injection", f"{criterion.kpi} needs the index of an injection "
+                                         f"(0..{len(injections) - 1})")
+                continue
+        elif station is not None:
+            if station not in {s.id for s in line.stations}:
+                add(f"{path}.station", f"unknown station {station!r}")
+                continue
+            kind_keys = BUFFER_KEYS if line.station(station).kind == "buffer" else STATION_KEYS + (
+                "technical_availability",)
+            if line.station(station).kind not in PROCESSING_KINDS + ("buffer",):
+                add(f"{path}.station", f"{station!r} is a {line.station(station).kind}: it has no KPIs")
+                continue
+            if criterion.key not in kind_keys:
+                add(f"{path}.kpi", f"unknown station KPI {criterion.key!r} (known: {', '.join(kind_keys)})")
+                continue
+        elif criterion.key not in LINE_KEYS:
+            add(f"{path}.kpi", f"unknown line KPI {criterion.key!r} (known: "
+                               f"{', '.join(LINE_KEYS + PAIRED_KPIS)}; station KPIs need `station`)")
+            continue
+        out.append(criterion)
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------- running
+@dataclass
+class Outcome:
+    """A simulated scenario: results, KPIs and the verdict of every criterion."""
+
+    scenario: Scenario
+    engine: str
+    results: list  # ReplicationResult, replication 0 with its trace
+    kpis: dict
+    criteria: list[dict]
+    verdict: str
+    paired: dict[int, list] = field(default_factory=dict)  # injection index -> paired results
+
+
+def run_scenario(scenario: Scenario, engine: str = "fast", progress=None) -> Outcome:
+    """Simulate the scenario and its paired runs, then judge every criterion."""
+    from twin.engines import simulate
+
+    sc = scenario
+    paired_needed = sorted({c.injection for c in sc.criteria if c.kpi in PAIRED_KPIS})
+    results = simulate(sc.line, sc.warmup, sc.duration, sc.replications, sc.seed, engine=engine,
+                       trace=True, injections=sc.injections, exits=bool(paired_needed),
+                       progress=progress)
+    paired = {k: simulate(sc.line, sc.warmup, sc.duration, sc.replications, sc.seed, engine=engine,
+                          injections=sc.injections[:k] + sc.injections[k + 1:], exits=True)
+              for k in paired_needed}
+    kpis = aggregate(sc.line, results, sc.duration)
+    add_technical_availability(kpis, sc, results)
+    verdicts = [judge(c, measured_values(c, sc, kpis, results, paired)) for c in sc.criteria]
+    verdict = "pass" if all(v["verdict"] == "pass" for v in verdicts) else "fail"
+    return Outcome(sc, engine, results, kpis, verdicts, verdict, paired)
+
+
+def add_technical_availability(kpis: dict, scenario: Scenario, results: list) -> None:
+    """Availability excluding customer-attributed downtime (VDI 3423), per station.
+
+    Customer-attributed injected downtime inside the window is removed from
+    the planned busy time as well as from the down time.
+    """
+    window = (scenario.warmup, scenario.warmup + scenario.duration)
+    for sid, station_kpis in kpis["stations"].items():
+        if "availability" not in station_kpis:
+            continue
+        customer = sum(_overlap(inj.at, inj.at + inj.down_for, *window) for inj in scenario.injections
+                       if inj.attribution == "customer" and sid in scenario.line.injected_stations(inj))
+        values = []
+        for rep, avail in enumerate(station_kpis["availability"]["per_replication"]):
+            off = station_kpis["off"]["per_replication"][rep] * scenario.duration
+            planned = scenario.duration - off - customer
+            working = avail * (scenario.duration - off)
+            values.append(working / planned if planned > 0 else 0.0)
+        station_kpis["technical_availability"] = summarize(values)
+
+
+def _overlap(a: float, b: float, lo: float, hi: float) -> float:
+    return max(0.0, min(b, hi) - max(a, lo))
+
+
+def measured_values(c: Criterion, sc: Scenario, kpis: dict, results: list, paired: dict) -> list[float]:
+    """Per-replication values of the KPI a criterion reads."""
+    if c.kpi == "lost_output":
+        return [float(p.completed - r.completed) for r, p in zip(results, paired[c.injection])]
+    if c.kpi == "recovery_time":
+        inj = sc.injections[c.injection]
+        end = inj.at + inj.down_for
+        horizon = sc.warmup + sc.duration
+        return [recovery_time(r.exit_times, p.exit_times, end, c.window, horizon)
+                for r, p in zip(results, paired[c.injection])]
+    table = kpis["stations"][c.station] if c.station else kpis["line"]
+    return [math.nan if v is None else v for v in table[c.key]["per_replication"]]
+
+
+def recovery_time(injected: np.ndarray, paired: np.ndarray, end: float, window: float,
+                  horizon: float, share: float = 0.95) -> float:
+    """Least t >= 0 with injected deliveries in [end+t, end+t+w] >= 95 % of the paired run's.
+
+    The counts only change where a window edge meets a delivery, so they are
+    constant between consecutive such points: trying each point and one
+    instant between it and the next finds the least t (an infimum when the
+    condition holds just after a point). If none qualifies before the
+    horizon, the whole rest of the run is returned.
+    """
+    points = {0.0}
+    for times in (injected, paired):
+        points.update(t - end for t in times if t >= end)
+        points.update(t - end - window for t in times if t - window >= end)
+    ordered = sorted(points) + [horizon - end - window]
+    for here, after in zip(ordered, ordered[1:]):
+        for t in (here, (here + after) / 2):
+            if end + t + window > horizon:
+                return float(max(horizon - end, 0.0))
+            if _delivered(injected, end + t, window) >= share * _delivered(paired, end + t, window):
+                return float(here)
+    return float(max(horizon - end, 0.0))
+
+
+def _delivered(times: np.ndarray, start: float, window: float) -> int:
+    return int(np.count_nonzero((times >= start) & (times <= start + window)))
+
+
+def judge(c: Criterion, values: list[float]) -> dict:
+    """A criterion passes when its whole interval lies on the right side of the bound."""
+    stats = summarize(values, c.confidence)
+    kind, bound = c.bound
+    mean = stats["mean"]
+    lo, hi = stats["ci95"]
+    if mean is None:
+        passed, margin = False, None
+    elif kind == "min":
+        passed, margin = lo >= bound, mean - bound
+    elif kind == "max":
+        passed, margin = hi <= bound, bound - mean
+    else:
+        passed = all(v == bound for v in values)
+        margin = -max(abs(v - bound) for v in values)
+    return {"id": c.id, "kpi": c.kpi, "station": c.station, "stat": c.stat,
+            "bound": {kind: bound}, "confidence": c.confidence, "measured": mean,
+            "ci95": [lo, hi], "margin": margin, "per_replication": stats["per_replication"],
+            "verdict": "pass" if passed else "fail"}
