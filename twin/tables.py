@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from twin.units import format_duration
 
+_LABELS = {"occupancy_mean": "occ. mean", "occupancy_max": "occ. max", "availability": "avail.",
+           "performance": "perf.", "waiting_resource": "wait res."}
 _TIME_KEYS = {"lead_time_mean", "lead_time_p50", "lead_time_p95", "lead_time_max"}
 _FRACTION_KEYS = {"working", "setup", "down", "blocked", "starved", "off", "waiting_resource",
                   "availability", "performance", "quality", "oee", "full", "empty", "scrap_rate"}
@@ -38,7 +40,7 @@ def station_table(kpis: dict, columns: tuple[str, ...]) -> str:
     if not names:
         return ""
     width = max(len(n) for n in names + ["station"])
-    head = f"  {'station':<{width}}" + "".join(f" {c[:11]:>11}" for c in columns)
+    head = f"  {'station':<{width}}" + "".join(f" {_LABELS.get(c, c):>11}" for c in columns)
     lines = [head]
     for name in names:
         cells = []
