@@ -57,7 +57,7 @@ def test_constant_and_bare_duration_consume_nothing():
 @pytest.mark.parametrize("spec, path, fragment", [
     ({"dist": "poisson", "mean": 3}, "dist", "unknown distribution"),
     ({"dist": "exponential"}, "mean", "missing"),
-    ({"dist": "exponential", "mean": "-3s"}, "mean", "bad duration"),
+    ({"dist": "exponential", "mean": "-3s"}, "mean", "negative"),
     ({"dist": "exponential", "mean": 0}, "mean", "> 0"),
     ({"dist": "uniform", "low": 5, "high": 1}, "high", ">= low"),
     ({"dist": "lognormal", "mean": 5, "cv": -1}, "cv", "> 0"),

@@ -12,7 +12,7 @@ def test_parse_duration(text, seconds):
 
 
 @pytest.mark.parametrize("bad, fragment", [
-    ("-5s", "bad duration"), (-1, "negative"), ("5 minutes", "unit"), ("abc", "bad duration"),
+    ("-5s", "negative"), ("-20min", "negative"), (-1, "negative"), ("5 minutes", "unit"), ("abc", "bad duration"),
     (True, "expected a duration"), (None, "expected a duration"), ([1], "expected a duration"),
     (float("inf"), "not finite"),
 ])

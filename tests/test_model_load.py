@@ -1,0 +1,317 @@
+"""Loading lines from YAML, JSON (canonical and node-link), GraphML and networkx graphs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import networkx as nx
+import pytest
+import yaml
+
+from twin import InputError, Line
+from twin.model.load import graph_from_line, load_line, raw_from_graph, read_document, write_graphml
+
+ROOT = Path(__file__).resolve().parent.parent
+LINES = sorted((ROOT / "lines").glob("*.yaml"))
+
+# Edges are listed grouped by source station, in station order: the order a
+# networkx graph gives them back, so every form yields the very same Line.
+LINE_YAML = """\
+line: test-cell
+description: "[draft] two products, rework loop, conveyor"
+products:
+  - {id: shaft-a, mix: 0.7}
+  - {id: shaft-b, mix: 0.3}
+stations:
+  - {id: load, kind: source, release: {interarrival: {dist: exponential, mean: 70s}}}
+  - {id: b1, kind: buffer, capacity: 8, route: shortest_queue}
+  - id: op10
+    kind: machine
+    servers: 2
+    process_time: {dist: lognormal, mean: 52s, cv: 0.08}
+    ideal_cycle_time: 50s
+    failures:
+      - {name: spindle, basis: operating, ttf: {dist: exponential, mean: 8h},
+         ttr: {dist: lognormal, mean: 20min, cv: 0.6}}
+    scrap: 0.005
+  - id: op20
+    kind: machine
+    process_time: {shaft-a: 48s, shaft-b: {dist: normal, mean: 61s, sd: 3s}}
+    setup: {dist: constant, value: 4min}
+    setup_matrix: {shaft-a: {shaft-b: 250ms}}
+  - id: conv1
+    kind: conveyor
+    capacity: 6
+    travel_time: 30
+    failures:
+      - {name: belt, basis: calendar, ttf: {dist: weibull, shape: 1.5, scale: 1.5d}, ttr: 0.5h}
+  - {id: insp, kind: machine, process_time: {dist: empirical, values: [20s, 22s, 25s]}, route: probability}
+  - {id: unload, kind: sink}
+edges:
+  - [load, b1]
+  - [b1, op10]
+  - [b1, op20]
+  - [op10, conv1]
+  - {from: op20, to: conv1, products: [shaft-a, shaft-b]}
+  - [conv1, insp]
+  - {from: insp, to: b1, p: 0.08}
+  - {from: insp, to: unload, p: 0.92}
+"""
+
+
+def same_line(a: Line, b: Line) -> None:
+    assert a.id == b.id
+    assert a.description == b.description
+    assert a.products == b.products
+    assert a.stations == b.stations
+    assert a.edges == b.edges
+
+
+@pytest.fixture
+def yaml_line(tmp_path) -> Line:
+    path = tmp_path / "line.yaml"
+    path.write_text(LINE_YAML, encoding="utf-8")
+    return load_line(path)
+
+
+def write_form(form: str, tmp_path: Path) -> Path:
+    """The test line written in one of the accepted forms."""
+    raw = yaml.safe_load(LINE_YAML)
+    graph = graph_from_line(load_line(_write(tmp_path / "src.yaml", LINE_YAML)))
+    if form == "yml":
+        return _write(tmp_path / "line.yml", LINE_YAML)
+    if form == "json":
+        return _write(tmp_path / "line.json", json.dumps(raw, indent=2))
+    if form == "node-link":
+        return _write(tmp_path / "line.json", json.dumps(nx.node_link_data(graph)))
+    if form == "node-link-links":
+        return _write(tmp_path / "line.json", json.dumps(nx.node_link_data(graph, edges="links")))
+    if form == "graphml":
+        write_graphml(graph, tmp_path / "line.graphml")
+        return tmp_path / "line.graphml"
+    raise AssertionError(form)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("form", ["yml", "json", "node-link", "node-link-links", "graphml"])
+def test_every_file_form_gives_the_same_line(form, tmp_path, yaml_line):
+    line = load_line(write_form(form, tmp_path))
+    same_line(line, yaml_line)
+    assert line.source_file.endswith(("line.yml", "line.json", "line.graphml"))
+
+
+def test_networkx_graph_gives_the_same_line(yaml_line):
+    G = nx.DiGraph(line="test-cell", description="[draft] two products, rework loop, conveyor",
+                   products=[{"id": "shaft-a", "mix": 0.7}, {"id": "shaft-b", "mix": 0.3}])
+    raw = yaml.safe_load(LINE_YAML)
+    for station in raw["stations"]:
+        G.add_node(station["id"], **{k: v for k, v in station.items() if k != "id"})
+    for edge in raw["edges"]:
+        if isinstance(edge, list):
+            G.add_edge(*edge)
+        else:
+            G.add_edge(edge["from"], edge["to"], **{k: v for k, v in edge.items() if k not in ("from", "to")})
+    line = Line.from_graph(G)
+    same_line(line, yaml_line)
+    assert line.source_file == "<graph>"
+
+
+def test_to_graph_round_trips(yaml_line):
+    G = yaml_line.to_graph()
+    assert isinstance(G, nx.DiGraph)
+    assert G.graph["line"] == "test-cell"
+    assert G.nodes["b1"] == {"kind": "buffer", "capacity": 8, "route": "shortest_queue"}
+    assert G.edges["insp", "b1"] == {"p": 0.08}
+    assert list(G.successors("b1")) == ["op10", "op20"]
+    same_line(Line.from_graph(G), yaml_line)
+
+
+def test_units_parse_to_seconds(yaml_line):
+    op10 = yaml_line.station("op10")
+    assert op10.process_time["shaft-a"].param("mean") == 52.0
+    assert op10.failures[0].ttf.param("mean") == 8 * 3600.0
+    assert op10.failures[0].ttr.param("mean") == 20 * 60.0
+    assert op10.ideal_cycle_time == {"shaft-a": 50.0, "shaft-b": 50.0}
+    op20 = yaml_line.station("op20")
+    assert op20.setup.param("value") == 240.0
+    assert op20.setup_matrix[("shaft-a", "shaft-b")].param("value") == 0.25
+    assert op20.setup_between("shaft-a", "shaft-b").param("value") == 0.25
+    assert op20.setup_between("shaft-b", "shaft-a").param("value") == 240.0
+    assert op20.setup_between("shaft-a", "shaft-a") is None
+    conv1 = yaml_line.station("conv1")
+    assert conv1.travel_time.param("value") == 30.0
+    assert conv1.failures[0].ttf.param("scale") == 1.5 * 86400.0
+    assert conv1.failures[0].ttr.param("value") == 1800.0
+    assert yaml_line.station("insp").process_time["shaft-b"].values == (20.0, 22.0, 25.0)
+    assert yaml_line.station("load").release.interarrival.param("mean") == 70.0
+
+
+def test_fields_are_built_and_expanded(yaml_line):
+    assert yaml_line.product_ids == ("shaft-a", "shaft-b")
+    assert [s.id for s in yaml_line.stations] == ["load", "b1", "op10", "op20", "conv1", "insp", "unload"]
+    assert [s.places for s in yaml_line.stations] == [1, 8, 2, 1, 6, 1, 0]
+    op20 = yaml_line.station("op20")
+    assert set(op20.process_time) == {"shaft-a", "shaft-b"}
+    assert op20.ideal_cycle_time == {"shaft-a": 48.0, "shaft-b": 61.0}  # default: each mean
+    assert yaml_line.station("op10").scrap == 0.005
+    assert yaml_line.station("conv1").failures[0].basis == "calendar"
+    assert yaml_line.station("b1").route == "shortest_queue"
+    assert [(e.target, e.p) for e in yaml_line.out_edges("insp")] == [("b1", 0.08), ("unload", 0.92)]
+    assert yaml_line.out_edges("op20")[0].products == ("shaft-a", "shaft-b")
+    assert yaml_line.out_edges("op10")[0].products is None
+    assert [e.source for e in yaml_line.in_edges("b1")] == ["load", "insp"]
+    assert yaml_line.raw["line"] == "test-cell"
+
+
+def test_defaults_for_a_minimal_line(tmp_path):
+    line = load_line(_write(tmp_path / "m.yaml", """
+line: minimal
+stations:
+  - {id: load, kind: source}
+  - {id: op10, kind: machine, process_time: {dist: uniform, low: 40s, high: 60s}}
+  - {id: unload, kind: sink}
+edges: [[load, op10], [op10, unload]]
+"""))
+    assert [(p.id, p.mix) for p in line.products] == [("part", 1.0)]
+    assert line.description == ""
+    load, op10, unload = line.stations
+    assert load.release.interarrival is None and load.release.sequence == ()
+    assert (op10.servers, op10.route, op10.scrap, op10.failures, op10.setup) == (1, "order", 0.0, (), None)
+    assert op10.ideal_cycle_time == {"part": 50.0}
+    assert unload.places == 0
+
+
+def test_release_sequence_and_saturated(tmp_path):
+    line = load_line(_write(tmp_path / "s.yaml", """
+line: sequence
+products: [{id: a, mix: 0.5}, {id: b, mix: 0.5}]
+stations:
+  - {id: load, kind: source, release: {sequence: [a, a, b]}}
+  - {id: load2, kind: source, release: saturated}
+  - {id: op10, kind: machine, process_time: 1min}
+  - {id: unload, kind: sink}
+edges: [[load, op10], [load2, op10], [op10, unload]]
+"""))
+    assert line.station("load").release.sequence == ("a", "a", "b")
+    assert line.station("load2").release.interarrival is None
+
+
+def test_graphml_attributes_hold_json_for_nested_specs():
+    G = nx.DiGraph(line="g", products='[{"id": "a"}]', description="[not json")
+    G.add_node("load", kind="source")
+    G.add_node("op10", kind="machine", process_time='{"dist": "lognormal", "mean": "52s", "cv": 0.1}',
+               failures='[{"name": "x", "ttf": "8h", "ttr": "10min"}]')
+    G.add_node("unload", kind="sink")
+    G.add_edge("load", "op10")
+    G.add_edge("op10", "unload")
+    raw = raw_from_graph(G)
+    assert raw["description"] == "[not json"
+    assert raw["products"] == [{"id": "a"}]
+    assert raw["stations"][1]["process_time"] == {"dist": "lognormal", "mean": "52s", "cv": 0.1}
+    line = Line.from_graph(G)
+    assert line.station("op10").failures[0].ttr.param("value") == 600.0
+
+
+def test_graph_attribute_that_is_broken_json_is_reported():
+    G = nx.DiGraph(line="g")
+    G.add_node("op10", kind="machine", process_time='{"dist": lognormal}')
+    with pytest.raises(InputError) as info:
+        raw_from_graph(G, "cell.graphml")
+    (problem,) = info.value.problems
+    assert (problem.file, problem.path) == ("cell.graphml", "stations[0].process_time")
+    assert "JSON" in problem.message
+
+
+@pytest.mark.parametrize("graph", [nx.MultiDiGraph(), nx.Graph()])
+def test_graphs_that_are_not_digraphs_are_rejected(graph):
+    graph.add_edge("a", "b")
+    with pytest.raises(InputError, match="directed graph"):
+        Line.from_graph(graph)
+
+
+def test_node_without_kind_is_a_problem_not_a_crash():
+    G = nx.DiGraph(line="g")
+    G.add_edge("load", "unload")
+    G.nodes["load"]["kind"] = "source"
+    with pytest.raises(InputError) as info:
+        Line.from_graph(G, "mine")
+    paths = [(p.file, p.path) for p in info.value.problems]
+    assert ("mine", "stations[1].kind") in paths
+
+
+def test_read_document_returns_the_canonical_shape(tmp_path):
+    raw = read_document(_write(tmp_path / "line.yaml", LINE_YAML))
+    assert raw == yaml.safe_load(LINE_YAML)
+    from_graphml = read_document(write_form("graphml", tmp_path))
+    assert [s["id"] for s in from_graphml["stations"]] == [s["id"] for s in raw["stations"]]
+    assert from_graphml["stations"][2]["failures"] == raw["stations"][2]["failures"]
+
+
+@pytest.mark.parametrize("name, fragment", [
+    ("line.txt", "unknown file type"),
+    ("missing.yaml", "file not found"),
+])
+def test_unreadable_paths(tmp_path, name, fragment):
+    if name.endswith(".txt"):
+        _write(tmp_path / name, LINE_YAML)
+    with pytest.raises(InputError, match=fragment) as info:
+        load_line(tmp_path / name)
+    assert info.value.problems[0].file == str(tmp_path / name)
+
+
+def test_directory_is_not_a_line(tmp_path):
+    (tmp_path / "dir.yaml").mkdir()
+    with pytest.raises(InputError, match="directory"):
+        load_line(tmp_path / "dir.yaml")
+
+
+def test_line_load_is_load_line(tmp_path):
+    same_line(Line.load(_write(tmp_path / "line.yaml", LINE_YAML)), load_line(tmp_path / "line.yaml"))
+
+
+# --- the shipped example lines ---------------------------------------------------------------
+
+@pytest.mark.parametrize("path", LINES, ids=[p.name for p in LINES])
+def test_shipped_line_validates(path):
+    line = load_line(path)
+    assert path.read_text(encoding="utf-8").startswith("#"), "each line file starts with a comment header"
+    assert any(s.kind == "source" for s in line.stations)
+    assert line.id
+
+
+def test_the_six_shipped_lines_are_there():
+    assert [p.name for p in LINES] == sorted([
+        "cnc_shaft_line.yaml", "flexible_cell.yaml", "mixed_two_product.yaml", "conveyor_line.yaml",
+        "bench_10.yaml", "bench_20.yaml"])
+
+
+BENCH_MEANS = [60, 66, 54, 72, 60, 57, 63, 60, 69, 54]
+
+
+@pytest.mark.parametrize("n", [10, 20])
+def test_bench_lines_follow_their_pattern(n):
+    line = load_line(ROOT / "lines" / f"bench_{n}.yaml")
+    machines = [f"op{i:02d}" for i in range(1, n + 1)]
+    buffers = [f"b{i:02d}" for i in range(1, n)]
+    assert line.product_ids == ("part",)
+    assert line.station("load").kind == "source" and line.station("load").release.interarrival is None
+    assert line.station("unload").kind == "sink"
+    assert len(line.stations) == 2 * n + 1
+    chain = ["load"] + [x for pair in zip(machines, buffers + ["unload"]) for x in pair]
+    assert [(e.source, e.target) for e in line.edges] == list(zip(chain, chain[1:]))
+    for i, op in enumerate(machines):
+        m = line.station(op)
+        assert m.kind == "machine" and m.servers == 1
+        assert m.process_time["part"].kind == "exponential"
+        assert m.process_time["part"].param("mean") == BENCH_MEANS[i % 10]
+        (f,) = m.failures
+        assert (f.name, f.basis) == ("breakdown", "operating")
+        assert (f.ttf.kind, f.ttf.param("mean")) == ("exponential", 6000.0)
+        assert (f.ttr.kind, f.ttr.param("mean")) == ("exponential", 300.0)
+    for b in buffers:
+        assert line.station(b).kind == "buffer" and line.station(b).places == 5

@@ -1,0 +1,356 @@
+"""Validation: every problem found at once, each naming file, field path and reason."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from twin import InputError, Line
+from twin.model.load import load_line
+from twin.model.validate import validate
+
+BAD = Path(__file__).resolve().parent / "data" / "bad"
+
+# file, expected field path ("" for a file-level problem), fragment of the message
+CORPUS = [
+    ("unknown_kind.yaml", "stations[1].kind", "unknown kind 'lathe'"),
+    ("unknown_distribution.yaml", "stations[1].process_time.dist", "unknown distribution 'poisson'"),
+    ("bad_duration.yaml", "stations[1].process_time", "bad duration '52 sec'"),
+    ("negative_duration.yaml", "stations[1].setup", "negative"),
+    ("negative_duration.yaml", "stations[1].failures[0].ttr.mean", "duration '-20min' is negative"),
+    ("negative_capacity.yaml", "stations[2].capacity", ">= 1, got -3"),
+    ("probability_out_of_range.yaml", "edges[3].p", "expected a value in [0, 1], got 1.5"),
+    ("probability_out_of_range.yaml", "edges[4].p", "got -0.5"),
+    ("probabilities_not_summing.yaml", "stations[3].route", "sum to 0.9"),
+    ("duplicate_ids.yaml", "stations[3].id", "duplicate station id 'op10'"),
+    ("edge_unknown_node.yaml", "edges[1].to", "unknown node 'op99'"),
+    ("no_source.yaml", "stations", "no source"),
+    ("no_sink.yaml", "stations", "no sink"),
+    ("sink_unreachable.yaml", "stations[2]", "no sink can be reached from 'op20'"),
+    ("sink_unreachable.yaml", "stations[3]", "no sink can be reached from 'b2'"),
+    ("product_no_way_out.yaml", "stations[1]", "product 'b' has no way out of 'b1'"),
+    ("deferred_features.yaml", "resources", "not supported yet (SPEC §3.4)"),
+    ("deferred_features.yaml", "stations[1].load", "not supported yet"),
+    ("deferred_features.yaml", "stations[1].tool_change", "not supported yet"),
+    ("deferred_features.yaml", "stations[2].kind", "'assembly' is not supported yet"),
+    ("yaml_syntax.yaml", "", "YAML syntax error at line 8, column"),
+    ("duplicate_key.yaml", "", "duplicate key 'process_time' at line 8"),
+    ("not_a_mapping.yaml", "", "expected a mapping at the top level"),
+    ("empty.yaml", "", "empty"),
+    ("binary.yaml", "", "binary file"),
+    ("bad_syntax.json", "", "JSON syntax error at line 3, column"),
+    ("bad.graphml", "", "GraphML syntax error at line 6"),
+    ("undirected.graphml", "", "expected a directed graph"),
+]
+
+
+def problems_of(path) -> list:
+    with pytest.raises(InputError) as info:
+        load_line(path)
+    return info.value.problems
+
+
+@pytest.mark.parametrize("name, path, fragment", CORPUS, ids=[f"{c[0]}:{c[1]}" for c in CORPUS])
+def test_bad_file_reports_path_and_reason(name, path, fragment):
+    problems = problems_of(BAD / name)
+    assert all(p.file == str(BAD / name) for p in problems)
+    matching = [p for p in problems if p.path == path and fragment in p.message]
+    assert matching, "\n".join(str(p) for p in problems)
+
+
+def test_every_corpus_file_is_covered():
+    covered = {name for name, _, _ in CORPUS} | {"several_problems.yaml"}
+    assert sorted(p.name for p in BAD.iterdir()) == sorted(covered)
+
+
+def test_problems_print_file_path_and_reason():
+    (problem,) = problems_of(BAD / "edge_unknown_node.yaml")
+    assert str(problem) == f"{BAD / 'edge_unknown_node.yaml'}: edges[1].to: unknown node 'op99': no station has this id"
+
+
+def test_several_problems_are_reported_at_once():
+    problems = problems_of(BAD / "several_problems.yaml")
+    expected = [
+        ("line", "bad id 'Several Problems'"),
+        ("products", "sum to 1.2"),
+        ("stations[1].capacity", "unknown field 'capacity' for a machine"),
+        ("stations[1].process_time.c", "unknown product 'c'"),
+        ("stations[1].process_time", "no distribution for product(s) b"),
+        ("stations[1].servers", ">= 1, got 0"),
+        ("stations[2].capacity", "required"),
+        ("stations[3].calendar", "not supported yet"),
+        ("stations[3].process_time.cv", "must be > 0"),
+        ("stations[3].scrap", "scrap probability in [0, 1)"),
+        ("edges[3].p", "route: probability"),
+    ]
+    missing = [e for e in expected if not any(p.path == e[0] and e[1] in p.message for p in problems)]
+    assert not missing, "\n".join(str(p) for p in problems)
+    assert len(problems) == len(expected)
+
+
+def test_empty_text_file_with_only_comments(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("# nothing here\n\n", encoding="utf-8")
+    assert "no line" in problems_of(path)[0].message
+
+
+def test_non_utf8_text_is_rejected(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("line: caf\xe9\n".encode("latin-1"))
+    assert "not UTF-8" in problems_of(path)[0].message
+
+
+# --- field checks on a small line ------------------------------------------------------------
+
+BASE = yaml.safe_load("""
+line: base
+products: [{id: a, mix: 0.6}, {id: b, mix: 0.4}]
+stations:
+  - {id: load, kind: source}
+  - {id: op10, kind: machine, process_time: 52s}
+  - {id: b1, kind: buffer, capacity: 4}
+  - {id: conv1, kind: conveyor, capacity: 3, travel_time: 20s}
+  - {id: insp, kind: machine, process_time: 10s, route: probability}
+  - {id: unload, kind: sink}
+edges:
+  - [load, op10]
+  - [op10, b1]
+  - [b1, conv1]
+  - [conv1, insp]
+  - {from: insp, to: b1, p: 0.1}
+  - {from: insp, to: unload, p: 0.9}
+""")
+
+
+def check(edit) -> list[tuple[str, str]]:
+    """(path, message) of every problem of BASE after `edit(doc)`; [] when it validates."""
+    doc = copy.deepcopy(BASE)
+    edit(doc)
+    try:
+        validate(doc, "t.yaml")
+    except InputError as exc:
+        return [(p.path, p.message) for p in exc.problems]
+    return []
+
+
+def has(problems, path, fragment) -> bool:
+    return any(p == path and fragment in m for p, m in problems)
+
+
+def station(doc, sid):
+    return next(s for s in doc["stations"] if s["id"] == sid)
+
+
+def test_base_line_is_valid():
+    assert check(lambda d: None) == []
+    assert isinstance(validate(copy.deepcopy(BASE), "t.yaml"), Line)
+
+
+@pytest.mark.parametrize("sid, key, value, path, fragment", [
+    ("op10", "capacity", 4, "stations[1].capacity", "unknown field 'capacity' for a machine"),
+    ("b1", "process_time", "5s", "stations[2].process_time", "unknown field 'process_time' for a buffer"),
+    ("unload", "route", "order", "stations[5].route", "unknown field 'route' for a sink"),
+    ("load", "failures", [], "stations[0].failures", "unknown field"),
+    ("op10", "servers", True, "stations[1].servers", "whole number >= 1, got True"),
+    ("op10", "servers", 1.5, "stations[1].servers", "whole number"),
+    ("b1", "capacity", 0, "stations[2].capacity", ">= 1, got 0"),
+    ("op10", "route", "random", "stations[1].route", "unknown routing policy 'random'"),
+    ("op10", "scrap", 1.0, "stations[1].scrap", "[0, 1)"),
+    ("op10", "scrap", "1%", "stations[1].scrap", "[0, 1)"),
+    ("op10", "ideal_cycle_time", 0, "stations[1].ideal_cycle_time", "must be > 0"),
+    ("op10", "ideal_cycle_time", {"c": "5s"}, "stations[1].ideal_cycle_time.c", "unknown product 'c'"),
+    ("op10", "ideal_cycle_time", {"dist": "constant", "value": 5}, "stations[1].ideal_cycle_time", "not a distribution"),
+    ("op10", "process_time", {"mean": "50s", "cv": 0.1}, "stations[1].process_time", "no key names a product"),
+    ("op10", "process_time", {"dist": "lognormal", "mean": "50s"}, "stations[1].process_time.cv", "missing parameter"),
+    ("op10", "process_time", {"a": "50s"}, "stations[1].process_time", "product(s) b"),
+    ("op10", "setup", "2 minutes", "stations[1].setup", "bad duration"),
+    ("op10", "setup_matrix", {"a": {"a": "1min"}}, "stations[1].setup_matrix.a.a", "product does not change"),
+    ("op10", "setup_matrix", {"a": {"z": "1min"}}, "stations[1].setup_matrix.a.z", "unknown product 'z'"),
+    ("op10", "setup_matrix", {"q": {"a": "1min"}}, "stations[1].setup_matrix.q", "unknown product 'q'"),
+    ("op10", "failures", {"name": "x"}, "stations[1].failures", "expected a list"),
+    ("op10", "failures", [{"ttf": "1h", "ttr": "1min"}], "stations[1].failures[0].name", "required"),
+    ("op10", "failures", [{"name": "x", "ttf": "1h"}], "stations[1].failures[0].ttr", "required"),
+    ("op10", "failures", [{"name": "x", "basis": "wall", "ttf": "1h", "ttr": "1min"}],
+     "stations[1].failures[0].basis", "unknown basis 'wall'"),
+    ("op10", "failures", [{"name": "x", "ttf": 0, "ttr": "1min"}], "stations[1].failures[0].ttf", "must be > 0"),
+    ("op10", "failures", [{"name": "x", "ttf": {"dist": "exponential", "mean": 0}, "ttr": "1min"}],
+     "stations[1].failures[0].ttf.mean", "must be > 0"),
+    ("op10", "failures", [{"name": "x", "ttf": "1h", "ttr": "1min"}, {"name": "x", "ttf": "2h", "ttr": "1min"}],
+     "stations[1].failures[1].name", "duplicate failure name 'x'"),
+    ("op10", "failures", [{"name": "x", "ttf": "1h", "ttr": "1min", "mttr": 5}],
+     "stations[1].failures[0].mttr", "unknown field 'mttr'"),
+    ("conv1", "travel_time", {"dist": "gamma", "mean": "20s", "cv": 0}, "stations[3].travel_time.cv", "must be > 0"),
+    ("load", "release", "fast", "stations[0].release", "expected `saturated`"),
+    ("load", "release", {}, "stations[0].release", "expected `saturated`"),
+    ("load", "release", {"sequence": ["a", "c"]}, "stations[0].release.sequence[1]", "unknown product 'c'"),
+    ("load", "release", {"sequence": []}, "stations[0].release.sequence", "non-empty list"),
+    ("load", "release", {"interarrival": "-1"}, "stations[0].release.interarrival", "bad duration"),
+    ("load", "release", {"rate": 5}, "stations[0].release.rate", "unknown field"),
+    ("op10", "id", "OP10", "stations[1].id", "bad id 'OP10'"),
+    ("op10", "id", 10, "stations[1].id", "expected an id"),
+    ("op10", "description", ["x"], "stations[1].description", "expected text"),
+    ("op10", "tool_change", {"every": 5}, "stations[1].tool_change", "not supported yet (SPEC §3.4)"),
+])
+def test_station_field_problems(sid, key, value, path, fragment):
+    def edit(doc):
+        station(doc, sid)[key] = value
+    problems = check(edit)
+    assert has(problems, path, fragment), problems
+
+
+def test_missing_kind_and_missing_required_fields():
+    def edit(doc):
+        del station(doc, "op10")["process_time"]
+        del station(doc, "conv1")["travel_time"]
+        del station(doc, "b1")["kind"]
+    problems = check(edit)
+    assert has(problems, "stations[1].process_time", "required")
+    assert has(problems, "stations[3].travel_time", "required")
+    assert has(problems, "stations[2].kind", "required: one of source, machine")
+
+
+@pytest.mark.parametrize("edit, path, fragment", [
+    (lambda d: d.__setitem__("line", "Base Line"), "line", "bad id"),
+    (lambda d: d.pop("line"), "line", "required"),
+    (lambda d: d.__setitem__("version", 2), "version", "unknown top-level field 'version'"),
+    (lambda d: d.__setitem__("calendar", {}), "calendar", "not supported yet"),
+    (lambda d: d.__setitem__("description", 5), "description", "expected text"),
+    (lambda d: d.pop("stations"), "stations", "required"),
+    (lambda d: d.__setitem__("stations", {"load": {}}), "stations", "expected a list"),
+    (lambda d: d.pop("edges"), "edges", "required"),
+    (lambda d: d.__setitem__("products", []), "products", "non-empty list"),
+    (lambda d: d["products"][1].pop("mix"), "products[1].mix", "required when the line has more than one"),
+    (lambda d: d["products"][1].__setitem__("mix", 1.4), "products[1].mix", "[0, 1]"),
+    (lambda d: d["products"][1].__setitem__("mix", 0.3), "products", "sum to 0.9"),
+    (lambda d: d["products"][1].__setitem__("id", "a"), "products[1].id", "duplicate product id 'a'"),
+    (lambda d: d["products"][1].__setitem__("id", "B"), "products[1].id", "bad id"),
+    (lambda d: d["products"].__setitem__(1, "b"), "products[1]", "expected a mapping"),
+])
+def test_top_level_and_product_problems(edit, path, fragment):
+    problems = check(edit)
+    assert has(problems, path, fragment), problems
+
+
+def test_single_product_may_omit_mix_but_not_have_another_share():
+    assert check(lambda d: d.__setitem__("products", [{"id": "only"}])) == []
+    problems = check(lambda d: d.__setitem__("products", [{"id": "only", "mix": 0.5}]))
+    assert has(problems, "products", "sum to 0.5")
+
+
+@pytest.mark.parametrize("edit, path, fragment", [
+    (lambda d: d["edges"].append(["op10", "op10"]), "edges[6]", "self-loop on 'op10'"),
+    (lambda d: d["edges"].append(["op10", "b1"]), "edges[6]", "duplicate edge op10 -> b1 (first at edges[1])"),
+    (lambda d: d["edges"].append(["op10", "load"]), "edges[6].to", "may not lead into a source"),
+    (lambda d: d["edges"].append(["unload", "b1"]), "edges[6].from", "may not leave a sink"),
+    (lambda d: d["edges"].append(["op10"]), "edges[6]", "expected [from, to]"),
+    (lambda d: d["edges"].append("op10 -> b1"), "edges[6]", "expected [from, to]"),
+    (lambda d: d["edges"].append({"from": "op10"}), "edges[6].to", "required"),
+    (lambda d: d["edges"].append({"from": "op10", "to": "unload", "weight": 2}), "edges[6].weight",
+     "unknown field 'weight' for an edge"),
+    (lambda d: d["edges"].append([3, "unload"]), "edges[6].from", "expected a station id"),
+    (lambda d: d["edges"][1].__setitem__(0, "op11"), "edges[1].from", "unknown node 'op11'"),
+    (lambda d: d["edges"][4].pop("p"), "edges[4].p", "required: 'insp' routes by probability"),
+    (lambda d: d["edges"][4].__setitem__("p", "10%"), "edges[4].p", "expected a probability"),
+    (lambda d: d["edges"].__setitem__(1, {"from": "op10", "to": "b1", "p": 1.0}), "edges[1].p",
+     "only read on edges out of a node with route: probability ('op10' routes by order)"),
+    (lambda d: d["edges"].__setitem__(1, {"from": "op10", "to": "b1", "products": ["c"]}),
+     "edges[1].products[0]", "unknown product 'c'"),
+    (lambda d: d["edges"].__setitem__(1, {"from": "op10", "to": "b1", "products": []}),
+     "edges[1].products", "non-empty list"),
+    (lambda d: d["edges"].__setitem__(1, {"from": "op10", "to": "b1", "products": ["a"]}),
+     "stations[1]", "product 'b' has no way out of 'op10'"),
+    (lambda d: d["edges"][4].__setitem__("products", ["a"]) or d["edges"][5].__setitem__("products", ["a"]),
+     "stations[4]", "product 'b' has no way out of 'insp'"),
+    (lambda d: d["edges"][4].__setitem__("p", 0.0) or d["edges"][5].__setitem__("p", 1.0)
+     or d["edges"][5].__setitem__("products", ["a"]),
+     "stations[4]", "product 'b' has no way out of 'insp': none of its out-edges admits it with p > 0"),
+    (lambda d: d["edges"][4].__setitem__("p", 1.0) or d["edges"][5].__setitem__("p", 0.0),
+     "stations[2]", "product 'a' is caught in the loop b1, conv1, insp"),
+    (lambda d: d["edges"].__setitem__(0, {"from": "load", "to": "op10", "products": ["a"]}),
+     "stations[0]", "product 'b' has no way out of 'load'"),
+])
+def test_edge_and_routing_problems(edit, path, fragment):
+    problems = check(edit)
+    assert has(problems, path, fragment), problems
+
+
+def test_edges_with_product_filters_that_cover_every_product_are_fine():
+    def edit(doc):
+        doc["edges"][1] = {"from": "op10", "to": "b1", "products": ["a"]}
+        doc["edges"].append({"from": "op10", "to": "conv1", "products": ["b"]})
+    assert check(edit) == []
+
+
+def test_product_never_released_needs_no_way_out():
+    def edit(doc):
+        station(doc, "load")["release"] = {"sequence": ["a"]}
+        doc["edges"][1] = {"from": "op10", "to": "b1", "products": ["a"]}
+    assert check(edit) == []
+
+
+def test_station_without_in_or_out_edges():
+    def edit(doc):
+        doc["stations"].insert(2, {"id": "op15", "kind": "machine", "process_time": "5s"})
+    problems = check(edit)
+    assert has(problems, "stations[2]", "'op15' has no out-edge")
+    assert has(problems, "stations[2]", "'op15' has no in-edge")
+
+
+def test_a_mistyped_edge_is_reported_once_not_as_disconnected_stations():
+    problems = check(lambda d: d["edges"][2].__setitem__(1, "conv2"))
+    assert problems == [("edges[2].to", "unknown node 'conv2': no station has this id")]
+
+
+def test_zero_process_time_is_allowed():
+    assert check(lambda d: station(d, "op10").__setitem__("process_time", 0)) == []
+
+
+def test_top_level_not_a_mapping():
+    with pytest.raises(InputError, match="expected a mapping"):
+        validate(["line"], "x.yaml")
+
+
+# --- never a traceback -----------------------------------------------------------------------
+
+JUNK = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 3), st.floats(allow_nan=True), st.text(max_size=6),
+    st.sampled_from(["52s", "-1s", "saturated", "probability", "a", "b", "op10", "machine", "sink"]),
+    st.lists(st.sampled_from(["a", "b", "op10", 1]), max_size=3),
+    st.dictionaries(st.sampled_from(["dist", "mean", "cv", "a", "values", "name", "ttf"]),
+                    st.sampled_from(["exponential", "5s", 0.1, -1, ["x"], None]), max_size=3),
+)
+
+
+def _paths(obj, prefix=()):
+    yield prefix
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for key, value in items:
+        yield from _paths(value, prefix + (key,))
+
+
+PATHS = [p for p in _paths(BASE) if p]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(PATHS), JUNK), min_size=1, max_size=3))
+def test_mangled_documents_give_input_errors_only(edits):
+    doc = copy.deepcopy(BASE)
+    for path, value in edits:
+        target = doc
+        try:
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue
+    try:
+        line = validate(doc, "fuzz.yaml")
+    except InputError as exc:
+        assert exc.problems and all(p.file == "fuzz.yaml" and p.message for p in exc.problems)
+    else:
+        assert isinstance(line, Line)

@@ -1,0 +1,266 @@
+"""Reading line files (YAML, JSON, GraphML) and networkx graphs into the raw line document.
+
+Every format ends in the same raw dict, the canonical YAML shape of SPEC §3::
+
+    {"line": ..., "description": ..., "products": [...],
+     "stations": [{"id": ..., "kind": ..., ...}, ...],
+     "edges": [[from, to] | {"from": ..., "to": ..., "p": ..., "products": [...]}, ...]}
+
+which :func:`twin.model.validate.validate` turns into a :class:`~twin.model.types.Line`.
+Any problem with the input raises :class:`twin.errors.InputError` naming the file;
+no other exception escapes for bad input.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+from pathlib import Path
+
+import networkx as nx
+import yaml
+
+from twin.errors import InputError, Problem
+from twin.model.types import Line
+
+YAML_SUFFIXES = (".yaml", ".yml")
+JSON_SUFFIXES = (".json",)
+GRAPHML_SUFFIXES = (".graphml",)
+#: graph attributes networkx's GraphML reader adds by itself (not part of the line)
+_NETWORKX_GRAPH_ATTRS = ("node_default", "edge_default")
+#: attributes never JSON-decoded from strings (free text may start with "[")
+_TEXT_ATTRS = ("description",)
+
+
+def load_line(path) -> Line:
+    """Read and validate a line file: the entry point of `twin validate` and `twin run`."""
+    from twin.model.validate import validate
+
+    return validate(read_document(path), str(path))
+
+
+def read_document(path) -> dict:
+    """The raw line document of a `.yaml`/`.yml`, `.json` or `.graphml` file.
+
+    JSON may hold the canonical shape or networkx node-link data (top-level
+    ``nodes`` and ``links`` or ``edges``). Raises InputError for a missing,
+    unreadable, empty or binary file, a syntax error (with line and column),
+    or a top level that is not a mapping.
+    """
+    file = str(path)
+    suffix = Path(file).suffix.lower()
+    if suffix not in YAML_SUFFIXES + JSON_SUFFIXES + GRAPHML_SUFFIXES:
+        raise InputError.single(
+            file, "", f"unknown file type {suffix or '(none)'!r}: expected .yaml, .yml, .json or .graphml")
+    text = _read_text(file)
+    if suffix in GRAPHML_SUFFIXES:
+        return raw_from_graph(_parse_graphml(text, file), file)
+    doc = _parse_json(text, file) if suffix in JSON_SUFFIXES else _parse_yaml(text, file)
+    if doc is None:
+        raise InputError.single(file, "", "the file holds no line (only comments or blank lines)")
+    if not isinstance(doc, dict):
+        raise InputError.single(
+            file, "", f"expected a mapping at the top level (line, stations, edges), "
+                      f"got {_type_name(doc)}")
+    if suffix in JSON_SUFFIXES and "nodes" in doc and ("links" in doc or "edges" in doc):
+        return raw_from_graph(_node_link_graph(doc, file), file)
+    return doc
+
+
+def _read_text(file: str) -> str:
+    try:
+        data = Path(file).read_bytes()
+    except FileNotFoundError:
+        raise InputError.single(file, "", "file not found") from None
+    except IsADirectoryError:
+        raise InputError.single(file, "", "is a directory, not a line file") from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise InputError.single(file, "", f"cannot read the file: {reason}") from None
+    if b"\0" in data:
+        raise InputError.single(file, "", "binary file (contains NUL bytes): expected a text file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError.single(
+            file, "", f"not UTF-8 text (bad byte at offset {exc.start}): expected a text file") from None
+    if not text.strip():
+        raise InputError.single(file, "", "the file is empty")
+    return text
+
+
+class _Loader(yaml.SafeLoader):
+    """yaml.SafeLoader that rejects a key given twice in one mapping."""
+
+
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key, mark, first_mark):
+        super().__init__(f"duplicate key {key!r}")
+        self.key, self.mark, self.first_mark = key, mark, first_mark
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    loader.flatten_mapping(node)
+    seen = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            first = seen.setdefault(key, key_node.start_mark)
+        except TypeError:  # unhashable key: the base constructor reports it
+            continue
+        if first is not key_node.start_mark:
+            raise _DuplicateKey(key, key_node.start_mark, first)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _parse_yaml(text: str, file: str):
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise InputError.single(
+            file, "", f"duplicate key {exc.key!r} at line {exc.mark.line + 1}, column "
+                      f"{exc.mark.column + 1} (first given at line {exc.first_mark.line + 1}): "
+                      "each key may appear once in a mapping") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = exc.problem or exc.context or "invalid YAML"
+        raise InputError.single(file, "", f"YAML syntax error{where}: {what}") from None
+    except yaml.YAMLError as exc:  # e.g. ReaderError for control characters
+        raise InputError.single(file, "", f"YAML error: {exc}") from None
+    except RecursionError:
+        raise InputError.single(file, "", "YAML error: the document is nested too deeply") from None
+
+
+def _parse_json(text: str, file: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError.single(
+            file, "", f"JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:
+        raise InputError.single(file, "", f"JSON error: {exc}") from None
+
+
+def _parse_graphml(text: str, file: str) -> nx.Graph:
+    try:
+        return nx.read_graphml(io.BytesIO(text.encode("utf-8")))
+    except Exception as exc:  # noqa: BLE001 - ParseError, NetworkXError, KeyError, ValueError...
+        position = getattr(exc, "position", None)
+        if position:
+            reason = re.sub(r":? ?line \d+, column \d+$", "", str(exc))
+            message = f"GraphML syntax error at line {position[0]}, column {position[1] + 1}: {reason}"
+        else:
+            message = f"GraphML error: {exc}"
+        raise InputError.single(file, "", message) from None
+
+
+def _node_link_graph(doc: dict, file: str) -> nx.Graph:
+    edges = "links" if "links" in doc else "edges"
+    try:
+        # without "directed"/"multigraph" keys, assume a plain DiGraph
+        return nx.node_link_graph(doc, directed=True, multigraph=False, edges=edges)
+    except Exception as exc:  # noqa: BLE001 - KeyError, TypeError, NetworkXError...
+        raise InputError.single(file, "", f"bad node-link JSON: {type(exc).__name__}: {exc}") from None
+
+
+def raw_from_graph(G, file: str = "<graph>") -> dict:
+    """The raw line document of a `networkx.DiGraph`.
+
+    Graph attributes ``line``, ``description``, ``products`` (and any other,
+    which validation then reports as unknown) become top-level keys; each node
+    becomes a station ``{id: node, **attrs}`` in G's node order; each edge an
+    edge ``{from, to, **attrs}`` in ``G.edges`` order, which keeps each node's
+    out-edges in insertion order (the routing order).
+
+    GraphML can only hold scalar attribute values, so a string value that
+    starts with ``{`` or ``[`` is decoded as JSON: nested specs such as
+    ``process_time``, ``failures`` or ``products`` may be stored as JSON text
+    (``'{"dist": "lognormal", "mean": "52s", "cv": 0.08}'``). ``description``
+    is never decoded. :func:`write_graphml` writes a graph that way.
+
+    A MultiDiGraph or an undirected graph raises InputError.
+    """
+    if not isinstance(G, nx.DiGraph) or G.is_multigraph():
+        kind = type(G).__name__
+        raise InputError.single(
+            file, "", f"expected a directed graph without parallel edges (networkx.DiGraph), got {kind}")
+    problems: list[Problem] = []
+
+    def decode(path: str, key, value):
+        if key in _TEXT_ATTRS or not isinstance(value, str) or value.lstrip()[:1] not in ("{", "["):
+            return value
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            problems.append(Problem(file, path, f"looks like JSON (starts with {value.lstrip()[0]!r}) "
+                                                f"but does not parse: {exc}"))
+            return value
+
+    raw: dict = {}
+    for key in ("line", "description", "products"):
+        if key in G.graph:
+            raw[key] = decode(str(key), key, G.graph[key])
+    for key, value in G.graph.items():
+        if key not in raw and key not in _NETWORKX_GRAPH_ATTRS:
+            raw[key] = decode(str(key), key, value)
+    stations = []
+    for i, (node, attrs) in enumerate(G.nodes(data=True)):
+        station = {"id": node}
+        station.update((k, decode(f"stations[{i}].{k}", k, v)) for k, v in attrs.items() if k != "id")
+        stations.append(station)
+    edges = []
+    for k, (u, v, attrs) in enumerate(G.edges(data=True)):
+        edge = {"from": u, "to": v}
+        edge.update((a, decode(f"edges[{k}].{a}", a, x)) for a, x in attrs.items()
+                    if a not in ("from", "to"))
+        edges.append(edge)
+    raw["stations"] = stations
+    raw["edges"] = edges
+    if problems:
+        raise InputError(problems)
+    return raw
+
+
+def graph_from_line(line: Line) -> nx.DiGraph:
+    """The line as a `networkx.DiGraph` carrying the raw attributes (inverse of raw_from_graph)."""
+    raw = line.raw
+    G = nx.DiGraph()
+    for key in ("line", "description", "products"):
+        if key in raw:
+            G.graph[key] = raw[key]
+    for station in raw.get("stations", ()):
+        G.add_node(station["id"], **{k: v for k, v in station.items() if k != "id"})
+    for edge in raw.get("edges", ()):
+        if isinstance(edge, dict):
+            G.add_edge(edge["from"], edge["to"], **{k: v for k, v in edge.items() if k not in ("from", "to")})
+        else:
+            G.add_edge(edge[0], edge[1])
+    return G
+
+
+def write_graphml(G: nx.DiGraph, path) -> None:
+    """Write a line graph as GraphML, storing nested attribute values as JSON text.
+
+    Reading the file back with :func:`read_document` gives the same raw document.
+    """
+    def scalar(value):
+        return json.dumps(value) if isinstance(value, (dict, list, tuple)) else value
+
+    H = nx.DiGraph()
+    H.graph.update((k, scalar(v)) for k, v in G.graph.items() if v is not None)
+    for node, attrs in G.nodes(data=True):
+        H.add_node(node, **{k: scalar(v) for k, v in attrs.items() if v is not None})
+    for u, v, attrs in G.edges(data=True):
+        H.add_edge(u, v, **{k: scalar(x) for k, x in attrs.items() if x is not None})
+    nx.write_graphml(H, os.fspath(path))
+
+
+def _type_name(value) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number",
+            bool: "a boolean"}.get(type(value), type(value).__name__)

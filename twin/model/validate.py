@@ -1,0 +1,744 @@
+"""Validation of a raw line document (SPEC §3) into a frozen :class:`Line`.
+
+:func:`validate` checks everything it can and collects every problem, each as
+a :class:`twin.errors.Problem` naming the file, a field path such as
+``stations[3].process_time.cv`` or ``edges[2].p``, and what is wrong and what
+is expected. If there is any problem it raises one :class:`InputError` with
+all of them; otherwise it builds the Line with every duration in seconds,
+every distribution a :class:`Dist` and per-product maps expanded.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import networkx as nx
+
+from twin.distributions import KINDS as DIST_KINDS
+from twin.distributions import Dist, parse_dist
+from twin.errors import InputError, Problem
+from twin.model.types import (BASES, BUFFER, CONVEYOR, KINDS, MACHINE, ROUTES, SINK, SOURCE, Edge,
+                              Failure, Line, Product, Release, Station)
+from twin.units import parse_duration
+
+ID_PATTERN = re.compile(r"[a-z0-9_-]+")
+TOLERANCE = 1e-9
+DEFAULT_PRODUCT = "part"
+NOT_YET = "not supported yet (SPEC §3.4)"
+
+TOP_KEYS = ("line", "description", "products", "stations", "edges")
+DEFERRED_TOP_KEYS = ("resources", "calendar")
+PRODUCT_KEYS = ("id", "mix", "description")
+COMMON_KEYS = ("id", "kind", "description")
+KIND_KEYS = {
+    SOURCE: ("release", "route"),
+    MACHINE: ("servers", "process_time", "ideal_cycle_time", "setup", "setup_matrix", "failures",
+              "scrap", "route"),
+    BUFFER: ("capacity", "route"),
+    CONVEYOR: ("capacity", "travel_time", "failures", "route"),
+    SINK: (),
+}
+DEFERRED_NODE_KEYS = ("load", "unload", "calendar", "tool_change", "inputs", "output")
+DEFERRED_KINDS = ("assembly",)
+FAILURE_KEYS = ("name", "basis", "ttf", "ttr")
+RELEASE_KEYS = ("interarrival", "sequence")
+EDGE_KEYS = ("from", "to", "p", "products")
+
+
+class _Problems:
+    """The problems found so far in one file."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.items: list[Problem] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.items.append(Problem(self.file, path, message))
+
+    def extend(self, path: str, sub_problems: list[tuple[str, str]]) -> None:
+        for sub, message in sub_problems:
+            self.add(_join(path, sub), message)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@dataclass
+class _Node:
+    """What the edge and structure checks need to know about one station."""
+
+    id: str
+    kind: str | None  # None: kind missing or unknown
+    index: int
+    route: str | None  # None: route invalid
+    releases: frozenset = frozenset()  # products a source may release
+
+    @property
+    def path(self) -> str:
+        return f"stations[{self.index}]"
+
+
+def validate(raw: dict, file: str) -> Line:
+    """Check a raw line document; return the Line or raise InputError with every problem."""
+    problems = _Problems(file)
+    if not isinstance(raw, dict):
+        raise InputError.single(file, "", f"expected a mapping with line, stations and edges, "
+                                          f"got {_show(raw)}")
+    _check_top_keys(raw, problems)
+    line_id = _line_id(raw, problems)
+    description = _text(raw, "description", "description", problems)
+    n_before = len(problems)
+    products = _products(raw.get("products"), problems)
+    products_ok = len(problems) == n_before
+    stations, nodes = _stations(raw, products, problems)
+    edges, refs_ok = _edges(raw, nodes, tuple(p.id for p in products), problems)
+    _routing(nodes, edges, problems)
+    if isinstance(raw.get("stations"), list):
+        _structure(nodes, edges, products if products_ok else (), refs_ok, problems)
+    if problems:
+        raise InputError(problems.items)
+    return Line(id=line_id, description=description, products=products, stations=tuple(stations),
+                edges=tuple(e for _, e in edges), source_file=file, raw=raw)
+
+
+# --- top level -------------------------------------------------------------------------------
+
+def _check_top_keys(raw: dict, problems: _Problems) -> None:
+    for key in raw:
+        if key in DEFERRED_TOP_KEYS:
+            problems.add(str(key), f"{key!r} at line level is {NOT_YET}")
+        elif key not in TOP_KEYS:
+            problems.add(str(key), f"unknown top-level field {key!r} (allowed: {', '.join(TOP_KEYS)})")
+
+
+def _line_id(raw: dict, problems: _Problems) -> str:
+    if "line" not in raw:
+        problems.add("line", "required: the line id (lower-case letters, digits, '_' and '-')")
+        return ""
+    problem = _id_problem(raw["line"])
+    if problem:
+        problems.add("line", problem)
+    return raw["line"]
+
+
+def _text(raw: dict, key: str, path: str, problems: _Problems) -> str:
+    value = raw.get(key, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        problems.add(path, f"expected text, got {_show(value)}")
+        return ""
+    return value
+
+
+def _products(spec, problems: _Problems) -> tuple[Product, ...]:
+    """The line's products; ids that could be read are kept even when other fields are bad."""
+    if spec is None:
+        return (Product(DEFAULT_PRODUCT, 1.0),)
+    if not isinstance(spec, list) or not spec:
+        problems.add("products", "expected a non-empty list of {id, mix} "
+                                 "(or leave products out for one product 'part')")
+        return ()
+    products: list[Product] = []
+    first: dict[str, int] = {}
+    mixes_ok = True
+    for j, item in enumerate(spec):
+        path = f"products[{j}]"
+        if not isinstance(item, dict):
+            problems.add(path, f"expected a mapping {{id, mix}}, got {_show(item)}")
+            mixes_ok = False
+            continue
+        _unknown_keys(item, PRODUCT_KEYS, path, "a product", problems)
+        _text(item, "description", f"{path}.description", problems)
+        pid = item.get("id")
+        problem = "required: the product id" if "id" not in item else _id_problem(pid)
+        if problem:
+            problems.add(f"{path}.id", problem)
+        elif pid in first:
+            problems.add(f"{path}.id", f"duplicate product id {pid!r} (first at products[{first[pid]}])")
+        mix = _mix(item, len(spec), f"{path}.mix", problems)
+        mixes_ok = mixes_ok and mix is not None
+        if isinstance(pid, str) and pid not in first:
+            first[pid] = j
+            products.append(Product(pid, 0.0 if mix is None else mix))
+    total = math.fsum(p.mix for p in products)
+    if mixes_ok and abs(total - 1.0) > TOLERANCE:
+        problems.add("products", f"the product mix values sum to {total:g}; they must sum to 1")
+    return tuple(products)
+
+
+def _mix(item: dict, n_products: int, path: str, problems: _Problems) -> float | None:
+    if "mix" not in item:
+        if n_products == 1:
+            return 1.0
+        problems.add(path, "required when the line has more than one product: "
+                           "the share of released parts, in [0, 1]")
+        return None
+    mix = item["mix"]
+    if not _is_number(mix) or not 0.0 <= mix <= 1.0:
+        problems.add(path, f"expected a share in [0, 1], got {_show(mix)}")
+        return None
+    return float(mix)
+
+
+# --- stations --------------------------------------------------------------------------------
+
+def _stations(raw: dict, products: tuple[Product, ...], problems: _Problems):
+    """Every station built (when it has no problem) and the node table of first occurrences."""
+    spec = raw.get("stations")
+    if "stations" not in raw:
+        problems.add("stations", "required: the list of stations {id, kind, ...}")
+        return [], {}
+    if not isinstance(spec, list):
+        problems.add("stations", f"expected a list of stations {{id, kind, ...}}, got {_show(spec)}")
+        return [], {}
+    stations: list[Station] = []
+    nodes: dict[str, _Node] = {}
+    for i, item in enumerate(spec):
+        station, node = _station(i, item, products, problems)
+        if station is not None:
+            stations.append(station)
+        if node is None:
+            continue
+        if node.id in nodes:
+            problems.add(f"stations[{i}].id",
+                         f"duplicate station id {node.id!r} (first at {nodes[node.id].path})")
+        else:
+            nodes[node.id] = node
+    return stations, nodes
+
+
+def _station(i: int, spec, products: tuple[Product, ...], problems: _Problems):
+    path = f"stations[{i}]"
+    if not isinstance(spec, dict):
+        problems.add(path, f"expected a mapping {{id, kind, ...}}, got {_show(spec)}")
+        return None, None
+    n_before = len(problems)
+    sid = spec.get("id")
+    problem = "required: the station id" if "id" not in spec else _id_problem(sid)
+    if problem:
+        problems.add(f"{path}.id", problem)
+    kind = _kind(spec, path, problems)
+    _text(spec, "description", f"{path}.description", problems)
+    for key in DEFERRED_NODE_KEYS:
+        if key in spec:
+            problems.add(f"{path}.{key}", f"{key!r} is {NOT_YET}")
+    fields: dict = {}
+    if kind is not None:
+        allowed = COMMON_KEYS + KIND_KEYS[kind]
+        _unknown_keys(spec, allowed + DEFERRED_NODE_KEYS, path, f"a {kind}", problems,
+                      shown=allowed)
+        fields = _BUILDERS[kind](spec, path, products, problems)
+    node = None
+    if isinstance(sid, str):
+        route = fields.get("route", "order")
+        releases = _releases(fields.get("release"), products) if kind == SOURCE else frozenset()
+        node = _Node(sid, kind, i, route, releases)
+    if len(problems) > n_before:
+        return None, node
+    return Station(id=sid, kind=kind, **fields), node
+
+
+def _kind(spec: dict, path: str, problems: _Problems) -> str | None:
+    kind = spec.get("kind")
+    if "kind" not in spec:
+        problems.add(f"{path}.kind", f"required: one of {', '.join(KINDS)}")
+    elif kind in DEFERRED_KINDS:
+        problems.add(f"{path}.kind", f"kind {kind!r} is {NOT_YET}")
+    elif not isinstance(kind, str) or kind not in KINDS:
+        problems.add(f"{path}.kind", f"unknown kind {_show(kind)} (expected one of {', '.join(KINDS)})")
+    else:
+        return kind
+    return None
+
+
+def _source(spec: dict, path: str, products, problems: _Problems) -> dict:
+    release = _release(spec.get("release", "saturated"), f"{path}.release",
+                       tuple(p.id for p in products), problems)
+    return {"places": 1, "route": _route(spec, path, problems), "release": release}
+
+
+def _machine(spec: dict, path: str, products, problems: _Problems) -> dict:
+    pids = tuple(p.id for p in products)
+    if "process_time" in spec:
+        process_time = _per_product_dist(spec["process_time"], f"{path}.process_time", pids, problems)
+    else:
+        problems.add(f"{path}.process_time", "required: a distribution, or a map product -> distribution")
+        process_time = None
+    return {
+        "places": _count(spec, "servers", path, problems, default=1),
+        "route": _route(spec, path, problems),
+        "process_time": process_time or {},
+        "ideal_cycle_time": _ideal_cycle_time(spec, f"{path}.ideal_cycle_time", pids,
+                                              process_time or {}, problems),
+        "setup": _dist(spec["setup"], f"{path}.setup", problems) if "setup" in spec else None,
+        "setup_matrix": _setup_matrix(spec.get("setup_matrix"), f"{path}.setup_matrix", pids, problems),
+        "failures": _failures(spec.get("failures"), f"{path}.failures", problems),
+        "scrap": _scrap(spec.get("scrap", 0.0), f"{path}.scrap", problems),
+    }
+
+
+def _buffer(spec: dict, path: str, products, problems: _Problems) -> dict:
+    return {"places": _count(spec, "capacity", path, problems),
+            "route": _route(spec, path, problems)}
+
+
+def _conveyor(spec: dict, path: str, products, problems: _Problems) -> dict:
+    if "travel_time" in spec:
+        travel_time = _dist(spec["travel_time"], f"{path}.travel_time", problems)
+    else:
+        problems.add(f"{path}.travel_time", "required: the time each part travels (a distribution)")
+        travel_time = None
+    return {"places": _count(spec, "capacity", path, problems),
+            "route": _route(spec, path, problems),
+            "travel_time": travel_time,
+            "failures": _failures(spec.get("failures"), f"{path}.failures", problems)}
+
+
+def _sink(spec: dict, path: str, products, problems: _Problems) -> dict:
+    return {"places": 0}
+
+
+_BUILDERS = {SOURCE: _source, MACHINE: _machine, BUFFER: _buffer, CONVEYOR: _conveyor, SINK: _sink}
+
+
+# --- station fields --------------------------------------------------------------------------
+
+def _count(spec: dict, key: str, path: str, problems: _Problems, default: int | None = None) -> int:
+    """A whole number >= 1 (servers, capacity); required when there is no default."""
+    if key not in spec:
+        if default is None:
+            problems.add(f"{path}.{key}", "required: a whole number >= 1")
+            return 0
+        return default
+    value = spec[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.add(f"{path}.{key}", f"expected a whole number >= 1, got {_show(value)}")
+        return 0
+    if value < 1:
+        problems.add(f"{path}.{key}", f"must be a whole number >= 1, got {value}")
+        return 0
+    return value
+
+
+def _route(spec: dict, path: str, problems: _Problems) -> str | None:
+    route = spec.get("route", "order")
+    if not isinstance(route, str) or route not in ROUTES:
+        problems.add(f"{path}.route", f"unknown routing policy {_show(route)} "
+                                      f"(expected one of {', '.join(ROUTES)})")
+        return None
+    return route
+
+
+def _dist(spec, path: str, problems: _Problems) -> Dist | None:
+    """A distribution spec (SPEC §3.1) or a bare duration, problems prefixed with `path`."""
+    if isinstance(spec, dict) and not isinstance(spec.get("dist"), str):
+        if "dist" not in spec:
+            problems.add(path, f"expected a duration or a distribution with `dist:` "
+                               f"(one of {', '.join(DIST_KINDS)}), got {_show(spec)}")
+        else:
+            problems.add(f"{path}.dist", f"unknown distribution {_show(spec['dist'])} "
+                                         f"(known: {', '.join(DIST_KINDS)})")
+        return None
+    dist, sub_problems = parse_dist(spec)
+    problems.extend(path, sub_problems)
+    return dist
+
+
+def _per_product_dist(spec, path: str, pids: tuple[str, ...], problems: _Problems):
+    """One distribution for every product, or a map product -> distribution covering all of them."""
+    if not isinstance(spec, dict) or "dist" in spec:
+        dist = _dist(spec, path, problems)
+        return None if dist is None else {p: dist for p in pids}
+    if not any(key in pids for key in spec):
+        problems.add(path, f"expected a distribution (with `dist:`) or a map product -> distribution; "
+                           f"got {_show(spec)}, and no key names a product ({', '.join(pids)})")
+        return None
+    dists = {}
+    for key, value in spec.items():
+        if key not in pids:
+            problems.add(f"{path}.{key}", f"unknown product {key!r} (products: {', '.join(pids)})")
+            continue
+        dists[key] = _dist(value, f"{path}.{key}", problems)
+    missing = [p for p in pids if p not in spec]
+    if missing:
+        problems.add(path, f"no distribution for product(s) {', '.join(missing)}: "
+                           "a map per product must cover every product of the line")
+    if missing or any(d is None for d in dists.values()):
+        return None
+    return {p: dists[p] for p in pids}
+
+
+def _ideal_cycle_time(spec: dict, path: str, pids: tuple[str, ...], process_time: dict,
+                      problems: _Problems) -> dict[str, float]:
+    """Per product; a product not given defaults to the mean of its process time."""
+    ideal = {p: float(d.mean) for p, d in process_time.items()}
+    if "ideal_cycle_time" not in spec:
+        return ideal
+    value = spec["ideal_cycle_time"]
+    if isinstance(value, dict) and "dist" in value:
+        problems.add(path, "expected a duration, or a map product -> duration, not a distribution")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in pids:
+                problems.add(f"{path}.{key}", f"unknown product {key!r} (products: {', '.join(pids)})")
+            else:
+                ideal[key] = _positive_duration(item, f"{path}.{key}", problems)
+    else:
+        seconds = _positive_duration(value, path, problems)
+        ideal = {p: seconds for p in pids}
+    return ideal
+
+
+def _positive_duration(value, path: str, problems: _Problems) -> float:
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        problems.add(path, str(exc))
+        return 0.0
+    if seconds <= 0:
+        problems.add(path, f"must be > 0, got {_show(value)}")
+    return seconds
+
+
+def _setup_matrix(spec, path: str, pids: tuple[str, ...], problems: _Problems) -> dict:
+    """{from: {to: dist}} -> {(from, to): Dist}."""
+    if spec is None:
+        return {}
+    if not isinstance(spec, dict):
+        problems.add(path, f"expected a map from_product -> {{to_product: distribution}}, got {_show(spec)}")
+        return {}
+    matrix = {}
+    for src, row in spec.items():
+        if src not in pids:
+            problems.add(f"{path}.{src}", f"unknown product {src!r} (products: {', '.join(pids)})")
+            continue
+        if not isinstance(row, dict):
+            problems.add(f"{path}.{src}", f"expected a map to_product -> distribution, got {_show(row)}")
+            continue
+        for dst, value in row.items():
+            where = f"{path}.{src}.{dst}"
+            if dst not in pids:
+                problems.add(where, f"unknown product {dst!r} (products: {', '.join(pids)})")
+            elif dst == src:
+                problems.add(where, "no setup is drawn when the product does not change (SPEC §3.3)")
+            else:
+                matrix[(src, dst)] = _dist(value, where, problems)
+    return matrix
+
+
+def _failures(spec, path: str, problems: _Problems) -> tuple[Failure, ...]:
+    if spec is None:
+        return ()
+    if not isinstance(spec, list):
+        problems.add(path, f"expected a list of failure modes {{name, basis, ttf, ttr}}, got {_show(spec)}")
+        return ()
+    failures, first = [], {}
+    for j, item in enumerate(spec):
+        where = f"{path}[{j}]"
+        if not isinstance(item, dict):
+            problems.add(where, f"expected a mapping {{name, basis, ttf, ttr}}, got {_show(item)}")
+            continue
+        _unknown_keys(item, FAILURE_KEYS, where, "a failure mode", problems)
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip():
+            problems.add(f"{where}.name", "required: a name for the failure mode (text)"
+                         if "name" not in item else f"expected a non-empty name, got {_show(name)}")
+        elif name in first:
+            problems.add(f"{where}.name", f"duplicate failure name {name!r} at this station "
+                                          f"(first at {path}[{first[name]}])")
+        else:
+            first[name] = j
+        basis = item.get("basis", "operating")
+        if basis not in BASES:
+            problems.add(f"{where}.basis",
+                         f"unknown basis {_show(basis)} (expected one of {', '.join(BASES)})")
+        ttf = _failure_time(item, "ttf", "time to failure", where, problems)
+        ttr = _failure_time(item, "ttr", "time to repair", where, problems)
+        failures.append(Failure(name, basis, ttf, ttr))
+    return tuple(failures)
+
+
+def _failure_time(item: dict, key: str, what: str, path: str, problems: _Problems) -> Dist | None:
+    if key not in item:
+        problems.add(f"{path}.{key}", f"required: the {what} (a distribution)")
+        return None
+    dist = _dist(item[key], f"{path}.{key}", problems)
+    if dist is not None and dist.mean <= 0:
+        problems.add(f"{path}.{key}", f"the mean {what} must be > 0")
+        return None
+    return dist
+
+
+def _scrap(value, path: str, problems: _Problems) -> float:
+    if not _is_number(value) or not 0.0 <= value < 1.0:
+        problems.add(path, f"expected a scrap probability in [0, 1), got {_show(value)}")
+        return 0.0
+    return float(value)
+
+
+def _release(spec, path: str, pids: tuple[str, ...], problems: _Problems) -> Release | None:
+    expected = "expected `saturated` or a mapping with `interarrival` and/or `sequence`"
+    if spec == "saturated":
+        return Release()
+    if not isinstance(spec, dict) or not spec:
+        problems.add(path, f"{expected}, got {_show(spec)}")
+        return None
+    n_before = len(problems)
+    _unknown_keys(spec, RELEASE_KEYS, path, "a release", problems)
+    interarrival = None
+    if "interarrival" in spec:
+        interarrival = _dist(spec["interarrival"], f"{path}.interarrival", problems)
+    sequence = spec.get("sequence", [])
+    if "sequence" in spec and (not isinstance(sequence, list) or not sequence):
+        problems.add(f"{path}.sequence", f"expected a non-empty list of product ids, got {_show(sequence)}")
+        sequence = []
+    for j, pid in enumerate(sequence):
+        if not isinstance(pid, str) or pid not in pids:
+            problems.add(f"{path}.sequence[{j}]",
+                         f"unknown product {_show(pid)} (products: {', '.join(pids)})")
+    if len(problems) > n_before:
+        return None
+    return Release(interarrival, tuple(sequence))
+
+
+def _releases(release: Release | None, products: tuple[Product, ...]) -> frozenset:
+    """Products a source may release: its sequence, else those with a share > 0."""
+    if release is not None and release.sequence:
+        return frozenset(release.sequence)
+    if release is None:
+        return frozenset(p.id for p in products)
+    return frozenset(p.id for p in products if p.mix > 0)
+
+
+# --- edges and routing -----------------------------------------------------------------------
+
+def _edges(raw: dict, nodes: dict[str, _Node], pids: tuple[str, ...], problems: _Problems):
+    """[(index in the file, Edge)] for every edge joining known stations; and whether all did."""
+    if "edges" not in raw:
+        problems.add("edges", "required: the list of edges [from, to] or {from, to, p, products}")
+        return [], False
+    spec = raw["edges"]
+    if not isinstance(spec, list):
+        problems.add("edges", f"expected a list of edges [from, to] or {{from, to, p, products}}, "
+                              f"got {_show(spec)}")
+        return [], False
+    edges, first, refs_ok = [], {}, True
+    for k, item in enumerate(spec):
+        edge = _edge(k, item, nodes, pids, problems)
+        if edge is None:
+            refs_ok = False
+            continue
+        pair = (edge.source, edge.target)
+        if pair in first:
+            problems.add(f"edges[{k}]", f"duplicate edge {edge.source} -> {edge.target} "
+                                        f"(first at edges[{first[pair]}])")
+            continue
+        first[pair] = k
+        edges.append((k, edge))
+    return edges, refs_ok
+
+
+def _edge(k: int, spec, nodes: dict[str, _Node], pids: tuple[str, ...], problems: _Problems):
+    path = f"edges[{k}]"
+    shape = "expected [from, to] or a mapping {from, to, p, products}"
+    if isinstance(spec, (list, tuple)):
+        if len(spec) != 2:
+            problems.add(path, f"{shape}, got a list of {len(spec)} items")
+            return None
+        spec = {"from": spec[0], "to": spec[1]}
+    elif isinstance(spec, dict):
+        _unknown_keys(spec, EDGE_KEYS, path, "an edge", problems)
+    else:
+        problems.add(path, f"{shape}, got {_show(spec)}")
+        return None
+    ends_ok = True
+    for end in ("from", "to"):
+        name = spec.get(end)
+        if end not in spec:
+            problems.add(f"{path}.{end}", "required: a station id")
+        elif not isinstance(name, str):
+            problems.add(f"{path}.{end}", f"expected a station id, got {_show(name)}")
+        elif name not in nodes:
+            problems.add(f"{path}.{end}", f"unknown node {name!r}: no station has this id")
+        else:
+            continue
+        ends_ok = False
+    p = _edge_p(spec, path, problems)
+    products = _edge_products(spec, path, pids, problems)
+    if not ends_ok:
+        return None
+    source, target = nodes[spec["from"]], nodes[spec["to"]]
+    if source.id == target.id:
+        problems.add(path, f"self-loop on {source.id!r}: an edge must join two different stations")
+    if target.kind == SOURCE:
+        problems.add(f"{path}.to", f"an edge may not lead into a source ({target.id!r})")
+    if source.kind == SINK:
+        problems.add(f"{path}.from", f"an edge may not leave a sink ({source.id!r})")
+    return Edge(source.id, target.id, p, products)
+
+
+def _edge_p(spec: dict, path: str, problems: _Problems) -> float | None:
+    p = spec.get("p")
+    if p is None:
+        return None
+    if not _is_number(p):
+        problems.add(f"{path}.p", f"expected a probability in [0, 1], got {_show(p)}")
+        return None
+    if not 0.0 <= p <= 1.0:
+        problems.add(f"{path}.p", f"probability out of range: expected a value in [0, 1], got {p}")
+    return float(p)
+
+
+def _edge_products(spec: dict, path: str, pids: tuple[str, ...], problems: _Problems):
+    if "products" not in spec:
+        return None
+    products = spec["products"]
+    if not isinstance(products, list) or not products:
+        problems.add(f"{path}.products", f"expected a non-empty list of product ids, got {_show(products)}")
+        return None
+    for j, pid in enumerate(products):
+        if not isinstance(pid, str) or pid not in pids:
+            problems.add(f"{path}.products[{j}]",
+                         f"unknown product {_show(pid)} (products: {', '.join(pids)})")
+    return tuple(products)
+
+
+def _routing(nodes: dict[str, _Node], edges: list, problems: _Problems) -> None:
+    """`p` on the out-edges of probability nodes only, present on each and summing to 1."""
+    out: dict[str, list] = {}
+    for k, e in edges:
+        out.setdefault(e.source, []).append((k, e))
+    for node in nodes.values():
+        outs = out.get(node.id, [])
+        if node.route is None or not outs:
+            continue
+        if node.route != "probability":
+            for k, e in outs:
+                if e.p is not None:
+                    problems.add(f"edges[{k}].p", f"p is only read on edges out of a node with "
+                                                  f"route: probability ({node.id!r} routes by {node.route})")
+            continue
+        missing = [k for k, e in outs if e.p is None]
+        for k in missing:
+            problems.add(f"edges[{k}].p", f"required: {node.id!r} routes by probability, "
+                                          "so each of its out-edges needs p")
+        total = math.fsum(e.p for _, e in outs if e.p is not None)
+        if not missing and abs(total - 1.0) > TOLERANCE:
+            problems.add(f"{node.path}.route", f"p on the out-edges of {node.id!r} sum to {total:g}; "
+                                               "with route: probability they must sum to 1")
+
+
+# --- structure -------------------------------------------------------------------------------
+
+def _structure(nodes: dict[str, _Node], edges: list, products: tuple[Product, ...], refs_ok: bool,
+               problems: _Problems) -> None:
+    """Sources and sinks exist, every station is connected and leads to a sink, per product too.
+
+    Connectivity is only checked when every edge names known stations, so that
+    one mistyped id is reported once and not again as a disconnected station.
+    """
+    kinds = [n.kind for n in nodes.values()]
+    if SOURCE not in kinds:
+        problems.add("stations", "no source: a line needs at least one station of kind source")
+    if SINK not in kinds:
+        problems.add("stations", "no sink: a line needs at least one station of kind sink")
+    if not refs_ok:
+        return
+    graph = nx.DiGraph()
+    graph.add_nodes_from(nodes)
+    graph.add_edges_from((e.source, e.target) for _, e in edges)
+    reach_sink = set()
+    for node in nodes.values():
+        if node.kind == SINK:
+            reach_sink |= {node.id} | nx.ancestors(graph, node.id)
+    for node in nodes.values():
+        if node.kind is None:
+            continue
+        if node.kind != SINK and graph.out_degree(node.id) == 0:
+            problems.add(node.path,
+                         f"{node.id!r} has no out-edge: every station but a sink needs a successor")
+        elif node.id not in reach_sink and SINK in kinds:
+            problems.add(node.path, f"no sink can be reached from {node.id!r}")
+        if node.kind != SOURCE and graph.in_degree(node.id) == 0:
+            problems.add(node.path,
+                         f"{node.id!r} has no in-edge: every station but a source needs a predecessor")
+    for product in products:
+        _product_flow(product.id, nodes, [e for _, e in edges], reach_sink, problems)
+
+
+def _product_flow(product: str, nodes: dict[str, _Node], edges: list[Edge], reach_sink: set,
+                  problems: _Problems) -> None:
+    """Every station a product can reach lets it out (or is a sink), and not into a closed loop.
+
+    An edge is usable by a product when it admits the product and, out of a
+    probability node, has p > 0. Loops with no usable way to a sink are
+    reported once per loop; those no product can leave are reported by
+    `_structure` already.
+    """
+    def usable(e: Edge) -> bool:
+        by_probability = nodes[e.source].route == "probability" and e.p is not None
+        return e.admits(product) and not (by_probability and e.p <= 0)
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from(nodes)
+    graph.add_edges_from((e.source, e.target) for e in edges if usable(e))
+    starts = [n.id for n in nodes.values() if n.kind == SOURCE and product in n.releases]
+    reached = set(starts)
+    for start in starts:
+        reached |= nx.descendants(graph, start)
+    out = {e.source for e in edges}
+    for node_id in sorted(reached, key=lambda n: nodes[n].index):
+        node = nodes[node_id]
+        if node.kind not in (SINK, None) and node_id in out and graph.out_degree(node_id) == 0:
+            extra = " with p > 0" if node.route == "probability" else ""
+            problems.add(node.path, f"product {product!r} has no way out of {node_id!r}: "
+                                    f"none of its out-edges admits it{extra}")
+    escapes = set()
+    for node in nodes.values():
+        if node.kind == SINK:
+            escapes |= {node.id} | nx.ancestors(graph, node.id)
+    trapped = graph.subgraph(n for n in reached - escapes if n in reach_sink and graph.out_degree(n))
+    loops = nx.condensation(trapped)
+    for c in loops:
+        members = sorted(loops.nodes[c]["members"], key=lambda n: nodes[n].index)
+        if loops.out_degree(c) == 0 and (len(members) > 1 or trapped.has_edge(members[0], members[0])):
+            problems.add(nodes[members[0]].path,
+                         f"product {product!r} is caught in the loop {', '.join(members)}: "
+                         "no edge it may take (admitting it, with p > 0) leads from there to a sink")
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _unknown_keys(spec: dict, allowed, path: str, what: str, problems: _Problems, shown=None) -> None:
+    for key in spec:
+        if key not in allowed:
+            problems.add(_join(path, str(key)), f"unknown field {key!r} for {what} "
+                                                f"(allowed: {', '.join(shown or allowed)})")
+
+
+def _id_problem(value) -> str | None:
+    if not isinstance(value, str):
+        return f"expected an id of lower-case letters, digits, '_' or '-', got {_show(value)}"
+    if not ID_PATTERN.fullmatch(value):
+        return f"bad id {value!r}: use only lower-case letters, digits, '_' and '-'"
+    return None
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _join(path: str, sub: str) -> str:
+    if not sub:
+        return path
+    if not path:
+        return sub
+    return path + sub if sub.startswith("[") else f"{path}.{sub}"
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
