@@ -19,6 +19,7 @@ BAD = Path(__file__).resolve().parent / "data" / "bad"
 # file, expected field path ("" for a file-level problem), fragment of the message
 CORPUS = [
     ("unknown_kind.yaml", "stations[1].kind", "unknown kind 'lathe'"),
+    ("buffer_loop.yaml", "stations[1]", "form a loop with no machine or conveyor"),
     ("unknown_distribution.yaml", "stations[1].process_time.dist", "unknown distribution 'poisson'"),
     ("bad_duration.yaml", "stations[1].process_time", "bad duration '52 sec'"),
     ("negative_duration.yaml", "stations[1].setup", "negative"),

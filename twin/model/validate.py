@@ -667,6 +667,18 @@ def _structure(nodes: dict[str, _Node], edges: list, products: tuple[Product, ..
                          f"{node.id!r} has no in-edge: every station but a source needs a predecessor")
     for product in products:
         _product_flow(product.id, nodes, [e for _, e in edges], reach_sink, problems)
+    _zero_time_loops(nodes, graph, problems)
+
+
+def _zero_time_loops(nodes: dict[str, _Node], graph: nx.DiGraph, problems: _Problems) -> None:
+    """A loop made of buffers only would pass parts round in no time, forever."""
+    buffers = graph.subgraph(n for n, node in nodes.items() if node.kind == BUFFER)
+    for component in nx.strongly_connected_components(buffers):
+        if len(component) > 1:
+            first = min(component, key=lambda n: nodes[n].index)
+            names = ", ".join(sorted(component, key=lambda n: nodes[n].index))
+            problems.add(nodes[first].path, f"the buffers {names} form a loop with no machine or "
+                                            "conveyor on it: parts would circle in zero time")
 
 
 def _product_flow(product: str, nodes: dict[str, _Node], edges: list[Edge], reach_sink: set,
