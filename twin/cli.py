@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from twin import __version__
+from twin import __version__, sweep_cli
 from twin.errors import InputError
 from twin.units import parse_duration
 
@@ -62,6 +62,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_integer, default=1)
     run.add_argument("--engine", choices=("fast", "reference"), default="fast")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+
+    accept = sub.add_parser("accept", help="run acceptance scenarios and write evidence bundles")
+    accept.add_argument("scenarios", nargs="+", metavar="SCENARIO")
+    accept.add_argument("--out", default="reports", help="folder for the bundles (default reports)")
+    accept.add_argument("--engine", choices=("fast", "reference"), default="fast")
+    accept.add_argument("--lang", default="en",
+                        help="report languages, comma-separated; the first is report.html (default en)")
+    accept.add_argument("--sign", metavar="KEY", help="Ed25519 private key (PEM) to sign manifest.json")
+
+    verify = sub.add_parser("verify", help="check an evidence bundle (hashes, signature, replay)")
+    verify.add_argument("bundle", metavar="BUNDLE")
+    verify.add_argument("--replay", action="store_true",
+                        help="re-simulate from the bundle's inputs and compare the results")
+    verify.add_argument("--engine", choices=("fast", "reference"), default=None,
+                        help="engine for --replay (default: the one recorded in the bundle)")
+    verify.add_argument("--pubkey", metavar="PUB", help="Ed25519 public key (PEM) to check the signature")
+
+    sweep_cli.add_parser(sub)
     return parser
 
 
@@ -112,7 +130,36 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"validate": cmd_validate, "run": cmd_run}
+def _progress(label: str, total: int):
+    """`(update, close)` of a progress bar for `total` replications (a no-op off a terminal)."""
+    return _progress_bar(total, label)
+
+
+def cmd_accept(args) -> int:
+    from twin.evidence.accept import accept
+
+    failed = False
+    for done in accept(args.scenarios, args.out, engine=args.engine, langs=args.lang,
+                       sign=args.sign, progress=_progress):
+        failed |= done.verdict != "pass"
+        detail = f"  (failed: {', '.join(done.failed)})" if done.failed else ""
+        print(f"{done.verdict.upper():4}  {done.scenario}  {done.bundle}{detail}")
+    return EXIT_FAIL if failed else EXIT_OK
+
+
+def cmd_verify(args) -> int:
+    from twin.evidence.verify import verify
+
+    ok, messages = verify(args.bundle, replay=args.replay, engine=args.engine, pubkey=args.pubkey,
+                          progress=_progress)
+    for message in messages:
+        print(f"  {message}")
+    print(f"{'INTACT' if ok else 'TAMPERED OR DIFFERENT'}  {args.bundle}")
+    return EXIT_OK if ok else EXIT_FAIL
+
+
+COMMANDS = {"validate": cmd_validate, "run": cmd_run, "accept": cmd_accept, "verify": cmd_verify,
+            "sweep": sweep_cli.cmd_sweep}
 
 
 def main(argv: list[str] | None = None) -> int:
