@@ -164,3 +164,52 @@ def test_lost_output_of_one_deterministic_machine(engine):
     assert by_id["AV"]["verdict"] == "fail"
     assert by_id["TAV"]["measured"] == pytest.approx(1.0)
     assert outcome.verdict == "fail"
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("criteria: [{id: C1, kpi: lost_output, injection: 0, stat: p95, max: 3}]",
+     "criteria[0].stat: does not apply"),
+    ("criteria: [{id: C1, kpi: throughput, injection: 0, min: 3}]",
+     "criteria[0].injection: does not apply"),
+    ("injections: [{at: 20h, station: m, down_for: 5min}]", "injections[0].at: starts at or after"),
+    ("injections: [{at: 2h, station: m, down_for: 0s}]", "injections[0].down_for: must be greater"),
+])
+def test_misplaced_keys_and_pointless_injections(text, fragment):
+    found = problems(f"scenario: s\nline: l.yaml\ninjections: [{{at: 1h, station: m, down_for: 5min}}]\n"
+                     f"{text}\n" if "injections" not in text else f"scenario: s\nline: l.yaml\n{text}\n")
+    assert any(fragment in p for p in found), found
+
+
+def test_recovery_window_is_clipped_at_the_end_of_the_run():
+    """An outage ending 5 min before the end: a full 15 min window does not fit any more."""
+    paired = np.arange(0.0, 10000.0, 60.0)
+    assert recovery_time(paired, paired, 9700.0, 900.0, 10000.0) == 0.0
+
+
+def test_overlapping_customer_outages_count_once():
+    sc = scenario("""
+        scenario: s
+        line: l.yaml
+        warmup: 0s
+        duration: 4h
+        replications: 1
+        injections:
+          - {at: 1h, station: m, down_for: 30min, attribution: customer}
+          - {at: 1h, all: true, down_for: 30min, attribution: customer}
+        criteria: [{id: T, kpi: technical_availability, station: m, min: 0.5}]
+    """)
+    outcome = run_scenario(sc, engine="reference")
+    m = outcome.kpis["stations"]["m"]
+    # down 30 min of 4 h, customer's: technical availability = working / (4 h - 30 min)
+    expected = m["working"]["mean"] * 4 / 3.5
+    assert m["technical_availability"]["mean"] == pytest.approx(expected)
+
+
+def test_missing_line_file_names_the_scenario_field(tmp_path):
+    from twin.scenario import load_scenario
+
+    path = tmp_path / "s.yaml"
+    path.write_text("scenario: s\nline: nowhere.yaml\n")
+    with pytest.raises(InputError) as exc:
+        load_scenario(path)
+    assert str(exc.value).startswith(f"{path}: line: cannot use line file 'nowhere.yaml'")

@@ -87,7 +87,11 @@ def load_scenario(path: str | Path) -> Scenario:
     if not isinstance(line_ref, str) or not line_ref:
         raise InputError.single(file, "line", "expected the path of a line file (relative to this file)")
     line_file = str((base / line_ref))
-    line_raw = read_document(line_file)
+    try:
+        line_raw = read_document(line_file)
+    except InputError as exc:
+        raise InputError([Problem(file, "line", f"cannot use line file {line_ref!r}: {p.path + ': ' if p.path else ''}{p.message}")
+                          for p in exc.problems]) from None
     scenario = from_documents(raw, file, line_raw, line_file)
     return _with_hashes(scenario, file, line_file)
 
@@ -120,7 +124,7 @@ def from_documents(raw: dict, file: str, line_raw: dict, line_file: str) -> Scen
         add("duration", "must be greater than 0")
     replications = _integer(raw, "replications", 10, add, minimum=1)
     seed = _integer(raw, "seed", 1, add)
-    injections = _injections(raw.get("injections") or [], line, add) if line else ()
+    injections = _injections(raw.get("injections") or [], line, warmup + duration, add) if line else ()
     criteria = _criteria(raw.get("criteria") or [], line, injections, add) if line else ()
     if problems:
         raise InputError(problems)
@@ -202,7 +206,7 @@ def _list_index(items: list, segment: str) -> int | None:
     return None
 
 
-def _injections(specs, line: Line, add) -> tuple[Injection, ...]:
+def _injections(specs, line: Line, horizon: float, add) -> tuple[Injection, ...]:
     if not isinstance(specs, list):
         add("injections", "expected a list")
         return ()
@@ -220,6 +224,10 @@ def _injections(specs, line: Line, add) -> tuple[Injection, ...]:
         for key in ("at", "down_for"):
             if key not in spec:
                 add(f"{path}.{key}", "required")
+        if at >= horizon:
+            add(f"{path}.at", f"starts at or after the end of the run ({horizon:g} s after the start)")
+        if down_for == 0:
+            add(f"{path}.down_for", "must be greater than 0")
         station = spec.get("station")
         if spec.get("all") is True:
             if station is not None:
@@ -282,6 +290,10 @@ def _criteria(specs, line: Line, injections, add) -> tuple[Criterion, ...]:
                               injection=spec.get("injection"),
                               window=_duration(spec, "window", DEFAULT_RECOVERY_WINDOW,
                                                lambda p, m: add(f"{path}.{p}", m)))
+        misplaced = (("station", "stat") if criterion.kpi in PAIRED_KPIS else ("injection", "window"))
+        for key in misplaced:
+            if key in spec:
+                add(f"{path}.{key}", f"does not apply to kpi {criterion.kpi!r}")
         if criterion.kpi in PAIRED_KPIS:
             k = criterion.injection
             if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < len(injections):
@@ -322,18 +334,35 @@ class Outcome:
     paired: dict[int, list] = field(default_factory=dict)  # injection index -> paired results
 
 
+def paired_injections(scenario: Scenario) -> list[int]:
+    """Indices of the injections some criterion compares against a paired run without them."""
+    return sorted({c.injection for c in scenario.criteria if c.kpi in PAIRED_KPIS})
+
+
+def replications_to_run(scenario: Scenario) -> int:
+    """Replications :func:`run_scenario` simulates: the scenario's, and each paired run's."""
+    return scenario.replications * (1 + len(paired_injections(scenario)))
+
+
 def run_scenario(scenario: Scenario, engine: str = "fast", progress=None) -> Outcome:
-    """Simulate the scenario and its paired runs, then judge every criterion."""
+    """Simulate the scenario and its paired runs, then judge every criterion.
+
+    `progress` is called with the replications done so far, out of
+    :func:`replications_to_run`.
+    """
     from twin.engines import simulate
 
     sc = scenario
-    paired_needed = sorted({c.injection for c in sc.criteria if c.kpi in PAIRED_KPIS})
-    results = simulate(sc.line, sc.warmup, sc.duration, sc.replications, sc.seed, engine=engine,
-                       trace=True, injections=sc.injections, exits=bool(paired_needed),
-                       progress=progress)
-    paired = {k: simulate(sc.line, sc.warmup, sc.duration, sc.replications, sc.seed, engine=engine,
-                          injections=sc.injections[:k] + sc.injections[k + 1:], exits=True)
-              for k in paired_needed}
+    paired_needed = paired_injections(sc)
+
+    def runs(injections, offset, **options):
+        step = None if progress is None else (lambda done: progress(offset + done))
+        return simulate(sc.line, sc.warmup, sc.duration, sc.replications, sc.seed, engine=engine,
+                        injections=injections, exits=bool(paired_needed), progress=step, **options)
+
+    results = runs(sc.injections, 0, trace=True)
+    paired = {k: runs(sc.injections[:k] + sc.injections[k + 1:], (i + 1) * sc.replications)
+              for i, k in enumerate(paired_needed)}
     kpis = aggregate(sc.line, results, sc.duration)
     add_technical_availability(kpis, sc, results)
     verdicts = [judge(c, measured_values(c, sc, kpis, results, paired)) for c in sc.criteria]
@@ -351,8 +380,9 @@ def add_technical_availability(kpis: dict, scenario: Scenario, results: list) ->
     for sid, station_kpis in kpis["stations"].items():
         if "availability" not in station_kpis:
             continue
-        customer = sum(_overlap(inj.at, inj.at + inj.down_for, *window) for inj in scenario.injections
-                       if inj.attribution == "customer" and sid in scenario.line.injected_stations(inj))
+        customer = _covered([(inj.at, inj.at + inj.down_for) for inj in scenario.injections
+                             if inj.attribution == "customer"
+                             and sid in scenario.line.injected_stations(inj)], *window)
         values = []
         for rep, avail in enumerate(station_kpis["availability"]["per_replication"]):
             off = station_kpis["off"]["per_replication"][rep] * scenario.duration
@@ -362,8 +392,15 @@ def add_technical_availability(kpis: dict, scenario: Scenario, results: list) ->
         station_kpis["technical_availability"] = summarize(values)
 
 
-def _overlap(a: float, b: float, lo: float, hi: float) -> float:
-    return max(0.0, min(b, hi) - max(a, lo))
+def _covered(intervals: list[tuple[float, float]], lo: float, hi: float) -> float:
+    """Length of the union of `intervals` inside [lo, hi] (overlapping outages count once)."""
+    total, reach = 0.0, lo
+    for a, b in sorted(intervals):
+        a, b = max(a, reach), min(b, hi)
+        if b > a:
+            total += b - a
+            reach = b
+    return total
 
 
 def measured_values(c: Criterion, sc: Scenario, kpis: dict, results: list, paired: dict) -> list[float]:
@@ -394,12 +431,11 @@ def recovery_time(injected: np.ndarray, paired: np.ndarray, end: float, window: 
     for times in (injected, paired):
         points.update(t - end for t in times if t >= end)
         points.update(t - end - window for t in times if t - window >= end)
-    ordered = sorted(points) + [horizon - end - window]
+    ordered = sorted(p for p in points if end + p < horizon) + [max(horizon - end, 0.0)]
     for here, after in zip(ordered, ordered[1:]):
         for t in (here, (here + after) / 2):
-            if end + t + window > horizon:
-                return float(max(horizon - end, 0.0))
-            if _delivered(injected, end + t, window) >= share * _delivered(paired, end + t, window):
+            width = min(window, horizon - end - t)  # a window is clipped at the end of the run
+            if _delivered(injected, end + t, width) >= share * _delivered(paired, end + t, width):
                 return float(here)
     return float(max(horizon - end, 0.0))
 
@@ -412,17 +448,24 @@ def judge(c: Criterion, values: list[float]) -> dict:
     """A criterion passes when its whole interval lies on the right side of the bound."""
     stats = summarize(values, c.confidence)
     kind, bound = c.bound
+    if any(math.isnan(v) for v in values):  # a replication without data cannot show compliance
+        return _verdict(c, stats, passed=False, margin=None)
     mean = stats["mean"]
     lo, hi = stats["ci95"]
-    if mean is None:
-        passed, margin = False, None
-    elif kind == "min":
+    if kind == "min":
         passed, margin = lo >= bound, mean - bound
     elif kind == "max":
         passed, margin = hi <= bound, bound - mean
     else:
         passed = all(v == bound for v in values)
         margin = -max(abs(v - bound) for v in values)
+    return _verdict(c, stats, passed, margin)
+
+
+def _verdict(c: Criterion, stats: dict, passed: bool, margin: float | None) -> dict:
+    kind, bound = c.bound
+    lo, hi = stats["ci95"]
+    mean = stats["mean"]
     return {"id": c.id, "kpi": c.kpi, "station": c.station, "stat": c.stat,
             "bound": {kind: bound}, "confidence": c.confidence, "measured": mean,
             "ci95": [lo, hi], "margin": margin, "per_replication": stats["per_replication"],

@@ -59,10 +59,10 @@ def accept(paths: list[str], out: str | Path, engine: str = "fast", langs: str =
 
 
 def _run(scenarios, out: Path, engine: str, languages, key, progress) -> Iterator[Accepted]:
-    from twin.scenario import run_scenario
+    from twin.scenario import replications_to_run, run_scenario
 
     for sc in scenarios:
-        update, close = progress(f"{sc.id} ({engine})", sc.replications) if progress else (None, None)
+        update, close = progress(f"{sc.id} ({engine})", replications_to_run(sc)) if progress else (None, None)
         try:
             outcome = run_scenario(sc, engine=engine, progress=update)
         finally:
