@@ -284,10 +284,11 @@ def test_shipped_line_validates(path):
     assert line.id
 
 
-def test_the_six_shipped_lines_are_there():
+def test_the_shipped_lines_are_there():
     assert [p.name for p in LINES] == sorted([
         "cnc_shaft_line.yaml", "flexible_cell.yaml", "mixed_two_product.yaml", "conveyor_line.yaml",
-        "bench_10.yaml", "bench_20.yaml"])
+        "bench_10.yaml", "bench_20.yaml", "robot_cell.yaml", "drive_unit_assembly.yaml",
+        "two_shift_line.yaml"])
 
 
 BENCH_MEANS = [60, 66, 54, 72, 60, 57, 63, 60, 69, 54]

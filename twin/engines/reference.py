@@ -27,12 +27,16 @@ import simpy
 
 from twin import accounting as acc
 from twin.distributions import Dist, sample
-from twin.model.types import BUFFER, CONVEYOR, MACHINE, SINK, SOURCE, Injection, Line, Station
+from twin.model.types import (ASSEMBLY, BUFFER, CONVEYOR, SERVER_KINDS, SINK, SOURCE, Injection, Line,
+                              Station)
 from twin.results import ReplicationResult
 from twin.streams import StreamLayout, failure_purposes, uniform
 
 TRY_OUT, TRY_IN = 0, 1
-SETUP, WORKING, DONE = "setup", "working", "done"
+# phases of a part on a server, in the order it passes them
+WAIT_LOAD, LOAD, SETUP, WORKING, WAIT_UNLOAD, UNLOAD, DONE = (
+    "wait_load", "load", "setup", "working", "wait_unload", "unload", "done")
+TIMED_PHASES = (LOAD, SETUP, WORKING, UNLOAD)
 
 
 class Part:
@@ -78,16 +82,23 @@ class Node:
         self.kind = station.kind
         self.places = station.places
         self.out_targets = out_targets
-        self.servers: list[Part | None] = [None] * (station.places if station.kind == MACHINE else 0)
+        self.servers: list[Part | None] = [None] * (station.places if station.kind in SERVER_KINDS else 0)
         self.phase: list[str | None] = [None] * len(self.servers)
         self.last_product: list[int] = [-1] * len(self.servers)
+        self.started_since_tool_change: list[int] = [0] * len(self.servers)
         self.fifo: deque[Part] = deque()  # buffer, conveyor, source
         self.down = 0
+        self.off = 0  # in a planned-downtime window
+        self.calendar_position = (0, 0)  # (period, window) of the next window
+        # assembly: parts of the next kit, per in-edge rank, and the quantities it needs
+        self.kit: list[list[Part]] = []
+        self.kit_needs: list[int] = []
         self.rr = 0
         self.processing = 0  # servers processing, or parts traveling on a conveyor
         self.sequence_pos = 0
         self.stream = {p: layout.index[(station.id, p)] for p in
-                       ("arrival", "product", "process", "setup", "scrap", "routing")}
+                       ("arrival", "product", "process", "setup", "scrap", "routing", "tool", "load",
+                        "unload")}
         self.modes = [Mode(f, *(layout.index[(station.id, p)] for p in failure_purposes(f.name)))
                       for f in station.failures]
         self.process_dist = [station.process_time.get(p) for p in products]
@@ -97,14 +108,28 @@ class Node:
     def occupied(self) -> int:
         return len(self.fifo) + sum(part is not None for part in self.servers)
 
+    @property
+    def halted(self) -> bool:
+        """Down (failure or injection) or off (planned downtime): nothing enters or leaves."""
+        return self.down > 0 or self.off > 0
+
     def ready_parts(self) -> list[Part]:
         """Parts that could leave now, oldest first (ties: lowest server)."""
-        if self.kind == MACHINE:
+        if self.kind in SERVER_KINDS:
             ready = [p for p in self.servers if p is not None and p.ready_since is not None]
             return sorted(ready, key=lambda p: (p.ready_since, p.server))
         if self.fifo and self.fifo[0].ready_since is not None:
             return [self.fifo[0]]
         return []
+
+
+class ResourceState:
+    """A shared resource: units in use and the FIFO of (node, server) requests."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.in_use = 0
+        self.queue: deque[tuple[Node, int]] = deque()
 
 
 class ReferenceEngine:
@@ -126,6 +151,12 @@ class ReferenceEngine:
         self.nodes = [Node(s, i, [line.index(e.target) for e in line.out_edges(s.id)], layout,
                            self.products) for i, s in enumerate(line.stations)]
         self.in_edges = [[(line.index(e.source), e) for e in line.in_edges(s.id)] for s in line.stations]
+        for node in self.nodes:
+            node.calendar = line.calendar_of(node.station)
+            if node.kind == ASSEMBLY:
+                node.kit = [[] for _ in self.in_edges[node.index]]
+                node.kit_needs = [node.station.inputs[e.source] for _, e in self.in_edges[node.index]]
+        self.resources = {r.id: ResourceState(r.capacity) for r in line.resources}
         self.out_edges = [list(line.out_edges(s.id)) for s in line.stations]
         self.places = np.array([s.places for s in line.stations], np.int64)
         self.ns, self.nt, self.la = acc.new_arrays(len(self.nodes))
@@ -189,6 +220,9 @@ class ReferenceEngine:
 
     # ------------------------------------------------------------------ run
     def run(self) -> ReplicationResult:
+        for node in self.nodes:  # planned downtime first: a window opening at 0 comes first
+            if node.calendar is not None and node.calendar.off:
+                self.schedule_calendar_off(node)
         for node in self.nodes:  # SPEC §3.6.1: failure clocks start at 0 ...
             for mode in node.modes:
                 mode.remaining = self.draw(mode.failure.ttf, mode.ttf_stream)
@@ -239,6 +273,27 @@ class ReferenceEngine:
         self.count(node, acc.C_SETUP, -1)
         self.start_processing(node, server, part)
 
+    def load_end(self, node: Node, server: int, token: int):
+        """The resource has loaded the part: it frees the resource; setup and processing follow."""
+        part = node.servers[server]
+        if part is None or part.token != token:
+            return False
+        self.touch(node)
+        self.count(node, acc.C_SETUP, -1)
+        self.release_resource(node.station.load.resource)
+        self.start_setup(node, server, part)
+
+    def unload_end(self, node: Node, server: int, token: int):
+        """The resource has unloaded the part: it is ready to leave."""
+        part = node.servers[server]
+        if part is None or part.token != token:
+            return False
+        self.touch(node)
+        self.count(node, acc.C_SETUP, -1)
+        self.release_resource(node.station.unload.resource)
+        self.record("ready", part, node, server)
+        self.part_ready(node, server, part)
+
     def process_end(self, node: Node, server: int, token: int):
         part = node.servers[server]
         if part is None or part.token != token:
@@ -253,12 +308,17 @@ class ReferenceEngine:
         scrap = node.station.scrap
         if scrap > 0.0 and uniform(self.keys, self.counters, node.stream["scrap"]) < scrap:
             self.scrap(node, server, part)
+        elif node.station.unload is not None:
+            self.request_resource(node, server, WAIT_UNLOAD)
         else:
-            node.phase[server] = DONE
-            self.count(node, acc.C_BLOCKED, 1)
-            part.ready_since = now
-            self.agenda.append((TRY_OUT, node.index))
+            self.part_ready(node, server, part)
         self.sync_clocks(node)
+
+    def part_ready(self, node: Node, server: int, part: Part) -> None:
+        node.phase[server] = DONE
+        self.count(node, acc.C_BLOCKED, 1)
+        part.ready_since = self.env.now
+        self.agenda.append((TRY_OUT, node.index))
 
     def travel_end(self, node: Node, part: Part, token: int):
         if part.token != token or not part.traveling:
@@ -305,30 +365,62 @@ class ReferenceEngine:
             self.record("up", None, self.nodes[index], k)
             self.go_up(self.nodes[index])
 
+    def schedule_calendar_off(self, node: Node) -> None:
+        """Schedule the start of the node's next planned-downtime window."""
+        period, window = node.calendar_position
+        start = period * node.calendar.period + node.calendar.off[window][0]
+        self.schedule(start - self.env.now, self.calendar_off, node)
+
+    def calendar_off(self, node: Node) -> None:
+        """A planned-downtime window opens: the node pauses like a failure, state `off`."""
+        period, window = node.calendar_position
+        self.record("off", None, node)
+        self.set_halt(node, acc.C_OFF, +1)
+        end = period * node.calendar.period + node.calendar.off[window][1]
+        self.schedule(end - self.env.now, self.calendar_on, node)
+
+    def calendar_on(self, node: Node) -> None:
+        period, window = node.calendar_position
+        node.calendar_position = ((period, window + 1) if window + 1 < len(node.calendar.off)
+                                  else (period + 1, 0))
+        self.record("on", None, node)
+        self.set_halt(node, acc.C_OFF, -1)
+        self.schedule_calendar_off(node)
+
     # ------------------------------------------------------------------ down and up
     def go_down(self, node: Node) -> None:
-        self.touch(node)
-        node.down += 1
-        self.count(node, acc.C_DOWN, 1)
-        if node.down == 1:
-            self.interrupt(node)
-            self.sync_clocks(node)
+        self.set_halt(node, acc.C_DOWN, +1)
 
     def go_up(self, node: Node) -> None:
+        self.set_halt(node, acc.C_DOWN, -1)
+
+    def set_halt(self, node: Node, column: int, delta: int) -> None:
+        """Count a cause of halting (down or off) in or out; pause or resume the node."""
+        was_halted = node.halted
         self.touch(node)
-        node.down -= 1
-        self.count(node, acc.C_DOWN, -1)
-        if node.down == 0:
+        if column == acc.C_DOWN:
+            node.down += delta
+        else:
+            node.off += delta
+        self.count(node, column, delta)
+        if node.halted and not was_halted:
+            self.interrupt(node)
+            self.sync_clocks(node)
+        elif was_halted and not node.halted:
             self.resume(node)
             self.sync_clocks(node)
+            for use in (node.station.load, node.station.unload):
+                if use is not None:
+                    self.serve(use.resource)
             self.agenda.append((TRY_OUT, node.index))
             self.agenda.append((TRY_IN, node.index))
 
     def running_parts(self, node: Node) -> list[tuple[int, Part]]:
-        """Parts whose setup, processing or travel is under way, in server (or FIFO) order."""
-        if node.kind == MACHINE:
+        """Parts whose loading, setup, processing, unloading or travel is under way,
+        in server (or FIFO) order."""
+        if node.kind in SERVER_KINDS:
             return [(k, p) for k, p in enumerate(node.servers)
-                    if p is not None and node.phase[k] in (SETUP, WORKING)]
+                    if p is not None and node.phase[k] in TIMED_PHASES]
         return [(-1, p) for p in node.fifo if p.traveling]
 
     def interrupt(self, node: Node) -> None:
@@ -346,15 +438,15 @@ class ReferenceEngine:
         part.token = self.new_token()
         if node.kind == CONVEYOR:
             self.schedule(delay, self.travel_end, node, part, part.token)
-        elif node.phase[server] == SETUP:
-            self.schedule(delay, self.setup_end, node, server, part.token)
-        else:
-            self.schedule(delay, self.process_end, node, server, part.token)
+            return
+        handler = {LOAD: self.load_end, SETUP: self.setup_end, WORKING: self.process_end,
+                   UNLOAD: self.unload_end}[node.phase[server]]
+        self.schedule(delay, handler, node, server, part.token)
 
     def sync_clocks(self, node: Node) -> None:
         """Start or pause each failure clock as SPEC §3.6.4 says it runs."""
         for mode in node.modes:
-            should_run = (node.down == 0 and not math.isnan(mode.remaining)
+            should_run = (not node.halted and not math.isnan(mode.remaining)
                           and (mode.failure.basis == "calendar" or node.processing > 0))
             if should_run and not mode.running:
                 mode.running = True
@@ -367,16 +459,25 @@ class ReferenceEngine:
                 mode.token = self.new_token()
 
     # ------------------------------------------------------------------ decisions
-    def can_take(self, node: Node) -> bool:
-        """Whether a node can take a part now: up, and a free place (sinks always)."""
+    def can_take(self, node: Node, pred: Node) -> bool:
+        """Whether `node` can take a part from `pred` now: not halted, and a free place
+        (sinks always; an assembly while its kit lacks parts from `pred`)."""
         if node.kind == SINK:
             return True
-        if node.kind == SOURCE or node.down > 0:
+        if node.kind == SOURCE or node.halted:
             return False
-        return node.occupied < node.places
+        return self.free_places(node, pred) > 0
 
-    def free_places(self, node: Node) -> float:
-        return math.inf if node.kind == SINK else node.places - node.occupied
+    def free_places(self, node: Node, pred: Node) -> float:
+        if node.kind == SINK:
+            return math.inf
+        if node.kind == ASSEMBLY:
+            rank = self.input_rank(node, pred)
+            return node.kit_needs[rank] - len(node.kit[rank])
+        return node.places - node.occupied
+
+    def input_rank(self, node: Node, pred: Node) -> int:
+        return next(r for r, (i, _) in enumerate(self.in_edges[node.index]) if i == pred.index)
 
     def eligible(self, node: Node, part: Part) -> list[int]:
         """Out-edge positions of `node` that admit the part's product, in edge order."""
@@ -392,14 +493,14 @@ class ReferenceEngine:
             if part.target is None:
                 part.target = self.pick_by_probability(node, edges)
             k = part.target
-            return k if self.can_take(self.nodes[targets[k]]) else None
-        open_edges = [k for k in edges if self.can_take(self.nodes[targets[k]])]
+            return k if self.can_take(self.nodes[targets[k]], node) else None
+        open_edges = [k for k in edges if self.can_take(self.nodes[targets[k]], node)]
         if not open_edges:
             return None
         if route == "order":
             return open_edges[0]
         if route == "shortest_queue":
-            return max(open_edges, key=lambda k: (self.free_places(self.nodes[targets[k]]), -k))
+            return max(open_edges, key=lambda k: (self.free_places(self.nodes[targets[k]], node), -k))
         n_out = len(targets)  # round_robin: first open edge at or after the pointer
         return min(open_edges, key=lambda k: (k - node.rr) % n_out)
 
@@ -416,7 +517,7 @@ class ReferenceEngine:
 
     def may_go(self, source: Node, part: Part, target: Node) -> bool:
         """Whether a ready part on `source` waits for (and may be pulled by) `target`."""
-        if source.down > 0:
+        if source.halted:
             return False
         product = self.products[part.product]
         positions = [k for k, e in enumerate(self.out_edges[source.index])
@@ -430,6 +531,8 @@ class ReferenceEngine:
         best = None
         for rank, (pred_index, _edge) in enumerate(self.in_edges[node.index]):
             pred = self.nodes[pred_index]
+            if not self.can_take(node, pred):
+                continue
             for part in pred.ready_parts():
                 if self.may_go(pred, part, node):
                     key = (part.ready_since, rank, part.server)
@@ -439,7 +542,7 @@ class ReferenceEngine:
 
     # ------------------------------------------------------------------ movement
     def try_out(self, node: Node) -> None:
-        if node.down > 0:
+        if node.halted:
             return
         for part in node.ready_parts():
             k = self.choose_successor(node, part)
@@ -449,7 +552,12 @@ class ReferenceEngine:
                 self.move(node, part, k)
 
     def try_in(self, node: Node) -> None:
-        while self.can_take(node) and node.kind != SINK:
+        """Pull waiting parts while the node can take them (an assembly first assembles)."""
+        if node.kind in (SOURCE, SINK):
+            return
+        if node.kind == ASSEMBLY:
+            self.assemble(node)
+        while True:
             found = self.longest_waiting(node)
             if found is None:
                 return
@@ -463,7 +571,7 @@ class ReferenceEngine:
         if node.station.route == "round_robin":
             node.rr = (k + 1) % len(node.out_targets)
         self.leave(node, part)
-        self.enter(target, part)
+        self.enter(target, part, node)
         if node.kind in (BUFFER, CONVEYOR) and node.fifo and not node.fifo[0].traveling:
             node.fifo[0].ready_since = self.env.now
             self.agenda.append((TRY_OUT, node.index))
@@ -475,7 +583,7 @@ class ReferenceEngine:
         self.count(node, acc.C_OCCUPIED, -1)
         part.ready_since = None
         part.target = None
-        if node.kind == MACHINE:
+        if node.kind in SERVER_KINDS:
             node.servers[part.server] = None
             node.phase[part.server] = None
             self.count(node, acc.C_BLOCKED, -1)
@@ -496,9 +604,15 @@ class ReferenceEngine:
         delay = 0.0 if interarrival is None else self.draw(interarrival, source.stream["arrival"])
         self.schedule(delay, self.create, source)
 
-    def enter(self, node: Node, part: Part) -> None:
+    def enter(self, node: Node, part: Part, pred: Node) -> None:
         now = self.env.now
         self.touch(node)
+        if node.kind == ASSEMBLY:
+            node.kit[self.input_rank(node, pred)].append(part)
+            part.server = -1
+            self.record("enter", part, node)
+            self.assemble(node)
+            return
         if node.kind == SINK:
             self.record("exit", part, node)
             self.finish(part)
@@ -509,7 +623,7 @@ class ReferenceEngine:
                 self.lead_times.append(now - part.released)
             return
         self.count(node, acc.C_OCCUPIED, 1)
-        if node.kind == MACHINE:
+        if node.kind in SERVER_KINDS:
             server = node.servers.index(None)  # SPEC §3.6.14: lowest free server
             node.servers[server] = part
             part.server = server
@@ -535,28 +649,107 @@ class ReferenceEngine:
         self.sync_clocks(node)
 
     def start_service(self, node: Node, server: int, part: Part) -> None:
-        """Setup if the product changed on this server (SPEC §3.6.8), then processing."""
+        """A part took a server: loading by a resource if the node has `load`, then setup."""
+        if node.station.load is not None:
+            self.request_resource(node, server, WAIT_LOAD)
+        else:
+            self.start_setup(node, server, part)
+
+    def start_setup(self, node: Node, server: int, part: Part) -> None:
+        """A due tool change, then a setup if the product changed on this server
+        (SPEC §3.6.8), as one setup phase; then processing."""
         previous = node.last_product[server]
         node.last_product[server] = part.product
+        delay, needed = 0.0, False
+        tool = node.station.tool_change
+        if tool is not None and node.started_since_tool_change[server] >= tool.every:
+            delay += self.draw(tool.time, node.stream["tool"])
+            node.started_since_tool_change[server] = 0
+            needed = True
         setup = None
         if previous >= 0:
             setup = node.station.setup_between(self.products[previous], self.products[part.product])
-        if setup is None:
+        if setup is not None:
+            delay += self.draw(setup, node.stream["setup"])
+            needed = True
+        if not needed:
             self.start_processing(node, server, part)
             return
         node.phase[server] = SETUP
         self.count(node, acc.C_SETUP, 1)
         self.record("setup", part, node, server)
-        self.start_timer(node, server, part, self.draw(setup, node.stream["setup"]))
+        self.start_timer(node, server, part, delay)
 
     def start_processing(self, node: Node, server: int, part: Part) -> None:
         node.phase[server] = WORKING
+        node.started_since_tool_change[server] += 1
         node.processing += 1
         self.count(node, acc.C_WORKING, 1)
         self.record("start", part, node, server)
         self.start_timer(node, server, part,
                          self.draw(node.process_dist[part.product], node.stream["process"]))
         self.sync_clocks(node)
+
+    # ------------------------------------------------------------------ resources
+    def request_resource(self, node: Node, server: int, phase: str) -> None:
+        """The part on `server` waits for the load or unload resource (FIFO requests)."""
+        use = node.station.load if phase == WAIT_LOAD else node.station.unload
+        node.phase[server] = phase
+        self.count(node, acc.C_WAITRES, 1)
+        self.resources[use.resource].queue.append((node, server))
+        self.serve(use.resource)
+
+    def serve(self, resource_id: str) -> None:
+        """Grant free units to the oldest requests of nodes that are not halted."""
+        resource = self.resources[resource_id]
+        while resource.in_use < resource.capacity:
+            waiting = next((r for r in resource.queue if not r[0].halted), None)
+            if waiting is None:
+                return
+            resource.queue.remove(waiting)
+            resource.in_use += 1
+            self.grant(*waiting)
+
+    def grant(self, node: Node, server: int) -> None:
+        part = node.servers[server]
+        loading = node.phase[server] == WAIT_LOAD
+        use = node.station.load if loading else node.station.unload
+        self.touch(node)
+        self.count(node, acc.C_WAITRES, -1)
+        self.count(node, acc.C_SETUP, 1)
+        node.phase[server] = LOAD if loading else UNLOAD
+        self.record("load" if loading else "unload", part, node, server)
+        self.start_timer(node, server, part, self.draw(use.time, node.stream["load" if loading else "unload"]))
+
+    def release_resource(self, resource_id: str) -> None:
+        self.resources[resource_id].in_use -= 1
+        self.serve(resource_id)
+
+    # ------------------------------------------------------------------ assembly
+    def assemble(self, node: Node) -> None:
+        """With a full kit and a free server, the kit's parts become one part of `output`."""
+        if any(len(parts) < need for parts, need in zip(node.kit, node.kit_needs)):
+            return
+        if None not in node.servers or node.halted:
+            return
+        components = [p for parts in node.kit for p in parts]
+        for parts in node.kit:
+            parts.clear()
+        for component in components:
+            self.finish(component)
+        part = Part(self.next_part_id, self.products.index(node.station.output))
+        self.next_part_id += 1
+        part.released = min(c.released for c in components)
+        self.touch_line()
+        self.wip += 1
+        self.released += 1
+        self.touch(node)
+        self.count(node, acc.C_OCCUPIED, 1)
+        server = node.servers.index(None)
+        node.servers[server] = part
+        part.server = server
+        self.record("assemble", part, node, server)
+        self.start_service(node, server, part)
 
     def scrap(self, node: Node, server: int, part: Part) -> None:
         self.record("scrap", part, node, server)
@@ -598,7 +791,7 @@ class ReferenceEngine:
         """Full, and every place held by a part that is done but cannot leave."""
         if node.kind in (SOURCE, SINK) or node.occupied < node.places:
             return False
-        if node.kind == MACHINE:
+        if node.kind in SERVER_KINDS:
             return all(p is not None and p.ready_since is not None for p in node.servers)
         return node.fifo[0].ready_since is not None
 

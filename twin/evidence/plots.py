@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from twin.accounting import STATES
 from twin.evidence.i18n import Text
+from twin.evidence.timeline import TIMELINE_STATES
 
 COLORS = {"working": "#2e7d32", "setup": "#1565c0", "blocked": "#ef6c00", "down": "#c62828",
           "starved": "#9e9e9e", "off": "#424242", "waiting_resource": "#6a1b9a"}
@@ -64,7 +65,8 @@ def _shade(ax, warmup: float, windows: list[tuple[float, float]], t) -> None:
 def state_timeline(intervals: dict[str, list[tuple[float, float, str]]],
                    windows: list[tuple[float, float]], warmup: float, horizon: float,
                    path: str | Path) -> Path:
-    """One row per station: when it was working, in setup, blocked or down (replication 0)."""
+    """One row per station: when it was working, in setup, waiting for a resource, blocked,
+    down or off (replication 0)."""
     t = Text("en")
     with matplotlib.rc_context(_RC):
         names = list(intervals)
@@ -72,12 +74,14 @@ def state_timeline(intervals: dict[str, list[tuple[float, float, str]]],
         ax = fig.add_subplot()
         _shade(ax, warmup, windows, t)
         for row, name in enumerate(reversed(names)):
-            for state in ("working", "setup", "blocked", "down"):
+            for state in TIMELINE_STATES:
                 bars = [(s / 3600, (e - s) / 3600) for s, e, st in intervals[name] if st == state]
                 if bars:
                     ax.broken_barh(bars, (row - 0.4, 0.8), facecolors=COLORS[state], linewidth=0)
-        for state in ("working", "setup", "blocked", "down"):
-            ax.bar(0, 0, color=COLORS[state], label=t(f"state.{state}"))
+        shown = {st for rows in intervals.values() for _, _, st in rows}
+        for state in TIMELINE_STATES:
+            if state in shown or state in ("working", "down"):
+                ax.bar(0, 0, color=COLORS[state], label=t(f"state.{state}"))
         ax.set_yticks(range(len(names)), list(reversed(names)))
         ax.set_xlim(0, horizon / 3600)
         ax.set_ylim(-0.6, max(len(names), 1) - 0.4)

@@ -6,9 +6,10 @@ node how many parts are in setup, processing (or travelling), done but not
 gone (blocked), and how many outages hold it down. From that it derives
 
 * the state of every processing station after each event (:func:`replay`),
-  by the precedence ``down > working > setup > blocked > idle`` — one state
-  per station even with several servers (the exact per-server fractions are
-  the KPIs);
+  by the precedence ``off > down > working > setup > waiting_resource >
+  blocked > idle`` — one state per station even with several servers (the
+  exact per-server fractions are the KPIs); loading and unloading by a
+  resource show as setup;
 * the OPC 40001 MachineryItemState of the node after each event;
 * the level of every buffer over time;
 * every downtime (failure → repair, injection down → up) as an incident.
@@ -23,12 +24,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from twin.model.types import BUFFER, CONVEYOR, PROCESSING_KINDS, Line
+from twin.model.types import ASSEMBLY, BUFFER, CONVEYOR, PROCESSING_KINDS, Line
 
 #: the states a station timeline shows, in plotting order
-TIMELINE_STATES = ("working", "setup", "blocked", "down")
+TIMELINE_STATES = ("working", "setup", "waiting_resource", "blocked", "down", "off")
 #: OPC 40001-1 MachineryItemState values used in trace.csv
-EXECUTING, NOT_EXECUTING, OUT_OF_SERVICE = "Executing", "NotExecuting", "OutOfService"
+EXECUTING, NOT_EXECUTING, OUT_OF_SERVICE, NOT_AVAILABLE = (
+    "Executing", "NotExecuting", "OutOfService", "NotAvailable")
 #: random failures are technical downtime of the delivered equipment (VDI 3423): the supplier's
 FAILURE_ATTRIBUTION = "supplier"
 
@@ -55,22 +57,30 @@ class _NodeState:
     kind: str
     setup: int = 0
     working: int = 0
+    waiting: int = 0  # for a resource
     blocked: int = 0
     down: int = 0
+    off: int = 0
     level: int = 0
 
     def state(self) -> str:
+        if self.off:
+            return "off"
         if self.down:
             return "down"
         if self.working:
             return "working"
         if self.setup:
             return "setup"
+        if self.waiting:
+            return "waiting_resource"
         if self.blocked:
             return "blocked"
         return "idle"
 
     def opc_state(self) -> str:
+        if self.off:
+            return NOT_AVAILABLE
         if self.down:
             return OUT_OF_SERVICE
         return EXECUTING if self.working else NOT_EXECUTING
@@ -130,22 +140,39 @@ class _Replayer:
             return
         if event == "create":
             self.where[part] = (sid, "held")
-        elif event == "enter":
+        elif event == "enter" and node.kind == ASSEMBLY:
+            self.where[part] = (sid, "kit")  # a component, consumed when the kit is assembled
+        elif event in ("enter", "assemble"):
             self.enter(node, sid, part, time)
         elif event == "exit":
             self.out.exits.append(time)
-        elif event == "setup":
+        elif event in ("load", "unload"):
+            node.waiting -= 1
             node.setup += 1
+            self.where[part] = (sid, event)
+        elif event == "setup":
+            if self.where.get(part, ("", ""))[1] != "load":
+                node.setup += 1
             self.where[part] = (sid, "setup")
         elif event == "start":
-            if self.where.get(part, ("", ""))[1] == "setup":
+            if self.where.get(part, ("", ""))[1] in ("setup", "load"):
                 node.setup -= 1
             node.working += 1
             self.where[part] = (sid, "working")
         elif event == "done":
             node.working -= 1
+            if node.kind != CONVEYOR and self.line.station(sid).unload is not None:
+                node.waiting += 1
+                self.where[part] = (sid, "wait_unload")
+            else:
+                node.blocked += 1
+                self.where[part] = (sid, "done")
+        elif event == "ready":  # unloaded by its resource
+            node.setup -= 1
             node.blocked += 1
             self.where[part] = (sid, "done")
+        elif event in ("off", "on"):
+            node.off += 1 if event == "off" else -1
         elif event in ("fail", "down"):
             node.down += 1
             self.open_down[(sid, event, server)] = time
@@ -165,6 +192,9 @@ class _Replayer:
             node.level += 1
             self.out.levels[sid].append((time, node.level))
             self.where[part] = (sid, "stored")
+        elif self.line.station(sid).load is not None:
+            node.waiting += 1
+            self.where[part] = (sid, "wait_load")
         else:
             self.where[part] = (sid, "entered")
 

@@ -12,9 +12,14 @@ from dataclasses import dataclass, field
 from twin.distributions import Dist
 
 SOURCE, MACHINE, BUFFER, CONVEYOR, SINK = "source", "machine", "buffer", "conveyor", "sink"
-KINDS = (SOURCE, MACHINE, BUFFER, CONVEYOR, SINK)
+ASSEMBLY = "assembly"
+KINDS = (SOURCE, MACHINE, BUFFER, CONVEYOR, ASSEMBLY, SINK)
 #: kinds that process parts, can fail and get station KPIs
-PROCESSING_KINDS = (MACHINE, CONVEYOR)
+PROCESSING_KINDS = (MACHINE, CONVEYOR, ASSEMBLY)
+#: kinds with servers that set up, process and may need resources (machines and assemblies)
+SERVER_KINDS = (MACHINE, ASSEMBLY)
+#: kinds a planned-downtime calendar pauses (buffers and sinks are passive)
+CALENDAR_KINDS = (SOURCE, MACHINE, CONVEYOR, ASSEMBLY)
 ROUTES = ("order", "probability", "shortest_queue", "round_robin")
 BASES = ("operating", "calendar")
 
@@ -44,6 +49,38 @@ class Release:
 
 
 @dataclass(frozen=True)
+class Resource:
+    """A shared robot or operator: `capacity` units, requests served first come, first served."""
+
+    id: str
+    capacity: int
+
+
+@dataclass(frozen=True)
+class ResourceUse:
+    """A part needs `resource` for `time` to enter (load) or leave (unload) a machine."""
+
+    resource: str
+    time: Dist
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Planned downtime: the windows `off` [(start, end), ...] repeat every `period` seconds."""
+
+    period: float
+    off: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class ToolChange:
+    """A server changes its tool (counted as setup) before every part after each `every` parts."""
+
+    every: int
+    time: Dist
+
+
+@dataclass(frozen=True)
 class Station:
     id: str
     kind: str
@@ -59,6 +96,12 @@ class Station:
     scrap: float = 0.0
     travel_time: Dist | None = None  # conveyors
     release: Release | None = None  # sources
+    load: ResourceUse | None = None  # machines, assemblies
+    unload: ResourceUse | None = None
+    tool_change: ToolChange | None = None
+    calendar: Calendar | None = None  # the node's own; else the line's applies
+    inputs: dict[str, int] = field(default_factory=dict)  # assembly: predecessor -> quantity
+    output: str | None = None  # assembly: the product it emits
 
     @property
     def servers(self) -> int:
@@ -106,6 +149,8 @@ class Line:
     stations: tuple[Station, ...]
     edges: tuple[Edge, ...]
     source_file: str = "<graph>"
+    resources: tuple[Resource, ...] = ()
+    calendar: Calendar | None = None
     #: the raw document as validated (after overrides): kept for evidence and `to_graph`
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -121,6 +166,12 @@ class Line:
 
     def in_edges(self, station_id: str) -> tuple[Edge, ...]:
         return self._in.get(station_id, ())
+
+    def calendar_of(self, station: Station) -> Calendar | None:
+        """The planned-downtime calendar a station follows: its own, else the line's."""
+        if station.kind not in CALENDAR_KINDS:
+            return None
+        return station.calendar or self.calendar
 
     def injected_stations(self, injection: Injection) -> tuple[str, ...]:
         """The stations an injection takes down, in file order."""

@@ -19,29 +19,32 @@ import networkx as nx
 from twin.distributions import KINDS as DIST_KINDS
 from twin.distributions import Dist, parse_dist
 from twin.errors import InputError, Problem
-from twin.model.types import (BASES, BUFFER, CONVEYOR, KINDS, MACHINE, ROUTES, SINK, SOURCE, Edge,
-                              Failure, Line, Product, Release, Station)
+from twin.model.types import (ASSEMBLY, BASES, BUFFER, CONVEYOR, KINDS, MACHINE, ROUTES, SINK, SOURCE,
+                              Calendar, Edge, Failure, Line, Product, Release, Resource, ResourceUse,
+                              Station, ToolChange)
 from twin.units import parse_duration
 
 ID_PATTERN = re.compile(r"[a-z0-9_-]+")
 TOLERANCE = 1e-9
 DEFAULT_PRODUCT = "part"
-NOT_YET = "not supported yet (SPEC §3.4)"
 
-TOP_KEYS = ("line", "description", "products", "stations", "edges")
-DEFERRED_TOP_KEYS = ("resources", "calendar")
+TOP_KEYS = ("line", "description", "products", "stations", "edges", "resources", "calendar")
 PRODUCT_KEYS = ("id", "mix", "description")
 COMMON_KEYS = ("id", "kind", "description")
+_SERVER_KEYS = ("servers", "process_time", "ideal_cycle_time", "setup", "setup_matrix", "failures",
+                "scrap", "route", "load", "unload", "tool_change", "calendar")
 KIND_KEYS = {
-    SOURCE: ("release", "route"),
-    MACHINE: ("servers", "process_time", "ideal_cycle_time", "setup", "setup_matrix", "failures",
-              "scrap", "route"),
+    SOURCE: ("release", "route", "calendar"),
+    MACHINE: _SERVER_KEYS,
+    ASSEMBLY: _SERVER_KEYS + ("inputs", "output"),
     BUFFER: ("capacity", "route"),
-    CONVEYOR: ("capacity", "travel_time", "failures", "route"),
+    CONVEYOR: ("capacity", "travel_time", "failures", "route", "calendar"),
     SINK: (),
 }
-DEFERRED_NODE_KEYS = ("load", "unload", "calendar", "tool_change", "inputs", "output")
-DEFERRED_KINDS = ("assembly",)
+RESOURCE_KEYS = ("id", "capacity", "description")
+CALENDAR_KEYS = ("period", "off")
+TOOL_CHANGE_KEYS = ("every", "time")
+RESOURCE_USE_KEYS = ("resource", "time")
 FAILURE_KEYS = ("name", "basis", "ttf", "ttr")
 RELEASE_KEYS = ("interarrival", "sequence")
 EDGE_KEYS = ("from", "to", "p", "products")
@@ -74,6 +77,7 @@ class _Node:
     index: int
     route: str | None  # None: route invalid
     releases: frozenset = frozenset()  # products a source may release
+    output: str | None = None  # the product an assembly emits
 
     @property
     def path(self) -> str:
@@ -92,24 +96,28 @@ def validate(raw: dict, file: str) -> Line:
     n_before = len(problems)
     products = _products(raw.get("products"), problems)
     products_ok = len(problems) == n_before
+    resources = _resources(raw.get("resources"), problems)
+    calendar = _calendar(raw.get("calendar"), "calendar", problems)
     stations, nodes = _stations(raw, products, problems)
+    _resource_refs(raw, resources, problems)
     edges, refs_ok = _edges(raw, nodes, tuple(p.id for p in products), problems)
     _routing(nodes, edges, problems)
+    if refs_ok:
+        _assembly_inputs(raw, nodes, edges, problems)
     if isinstance(raw.get("stations"), list):
         _structure(nodes, edges, products if products_ok else (), refs_ok, problems)
     if problems:
         raise InputError(problems.items)
     return Line(id=line_id, description=description, products=products, stations=tuple(stations),
-                edges=tuple(e for _, e in edges), source_file=file, raw=raw)
+                edges=tuple(e for _, e in edges), source_file=file, resources=resources,
+                calendar=calendar, raw=raw)
 
 
 # --- top level -------------------------------------------------------------------------------
 
 def _check_top_keys(raw: dict, problems: _Problems) -> None:
     for key in raw:
-        if key in DEFERRED_TOP_KEYS:
-            problems.add(str(key), f"{key!r} at line level is {NOT_YET}")
-        elif key not in TOP_KEYS:
+        if key not in TOP_KEYS:
             problems.add(str(key), f"unknown top-level field {key!r} (allowed: {', '.join(TOP_KEYS)})")
 
 
@@ -222,20 +230,16 @@ def _station(i: int, spec, products: tuple[Product, ...], problems: _Problems):
         problems.add(f"{path}.id", problem)
     kind = _kind(spec, path, problems)
     _text(spec, "description", f"{path}.description", problems)
-    for key in DEFERRED_NODE_KEYS:
-        if key in spec:
-            problems.add(f"{path}.{key}", f"{key!r} is {NOT_YET}")
     fields: dict = {}
     if kind is not None:
         allowed = COMMON_KEYS + KIND_KEYS[kind]
-        _unknown_keys(spec, allowed + DEFERRED_NODE_KEYS, path, f"a {kind}", problems,
-                      shown=allowed)
+        _unknown_keys(spec, allowed, path, f"a {kind}", problems)
         fields = _BUILDERS[kind](spec, path, products, problems)
     node = None
     if isinstance(sid, str):
         route = fields.get("route", "order")
         releases = _releases(fields.get("release"), products) if kind == SOURCE else frozenset()
-        node = _Node(sid, kind, i, route, releases)
+        node = _Node(sid, kind, i, route, releases, fields.get("output"))
     if len(problems) > n_before:
         return None, node
     return Station(id=sid, kind=kind, **fields), node
@@ -245,8 +249,6 @@ def _kind(spec: dict, path: str, problems: _Problems) -> str | None:
     kind = spec.get("kind")
     if "kind" not in spec:
         problems.add(f"{path}.kind", f"required: one of {', '.join(KINDS)}")
-    elif kind in DEFERRED_KINDS:
-        problems.add(f"{path}.kind", f"kind {kind!r} is {NOT_YET}")
     elif not isinstance(kind, str) or kind not in KINDS:
         problems.add(f"{path}.kind", f"unknown kind {_show(kind)} (expected one of {', '.join(KINDS)})")
     else:
@@ -257,7 +259,8 @@ def _kind(spec: dict, path: str, problems: _Problems) -> str | None:
 def _source(spec: dict, path: str, products, problems: _Problems) -> dict:
     release = _release(spec.get("release", "saturated"), f"{path}.release",
                        tuple(p.id for p in products), problems)
-    return {"places": 1, "route": _route(spec, path, problems), "release": release}
+    return {"places": 1, "route": _route(spec, path, problems), "release": release,
+            "calendar": _calendar(spec.get("calendar"), f"{path}.calendar", problems)}
 
 
 def _machine(spec: dict, path: str, products, problems: _Problems) -> dict:
@@ -277,7 +280,33 @@ def _machine(spec: dict, path: str, products, problems: _Problems) -> dict:
         "setup_matrix": _setup_matrix(spec.get("setup_matrix"), f"{path}.setup_matrix", pids, problems),
         "failures": _failures(spec.get("failures"), f"{path}.failures", problems),
         "scrap": _scrap(spec.get("scrap", 0.0), f"{path}.scrap", problems),
+        "load": _resource_use(spec.get("load"), f"{path}.load", problems),
+        "unload": _resource_use(spec.get("unload"), f"{path}.unload", problems),
+        "tool_change": _tool_change(spec.get("tool_change"), f"{path}.tool_change", problems),
+        "calendar": _calendar(spec.get("calendar"), f"{path}.calendar", problems),
     }
+
+
+def _assembly(spec: dict, path: str, products, problems: _Problems) -> dict:
+    """A machine that joins `inputs` {predecessor: quantity} into one part of `output`."""
+    fields = _machine(spec, path, products, problems)
+    inputs = spec.get("inputs")
+    fields["inputs"] = {}
+    if not isinstance(inputs, dict) or not inputs:
+        problems.add(f"{path}.inputs", "required: a map predecessor id -> quantity, e.g. {housing: 1, shaft: 2}")
+    else:
+        for pred, qty in inputs.items():
+            if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
+                problems.add(f"{path}.inputs.{pred}", f"expected a whole number >= 1, got {_show(qty)}")
+            else:
+                fields["inputs"][str(pred)] = qty
+    output = spec.get("output")
+    pids = tuple(p.id for p in products)
+    if output not in pids:
+        problems.add(f"{path}.output", f"expected the product the assembly emits (products: {', '.join(pids)}), "
+                                       f"got {_show(output)}")
+    fields["output"] = output
+    return fields
 
 
 def _buffer(spec: dict, path: str, products, problems: _Problems) -> dict:
@@ -294,14 +323,16 @@ def _conveyor(spec: dict, path: str, products, problems: _Problems) -> dict:
     return {"places": _count(spec, "capacity", path, problems),
             "route": _route(spec, path, problems),
             "travel_time": travel_time,
-            "failures": _failures(spec.get("failures"), f"{path}.failures", problems)}
+            "failures": _failures(spec.get("failures"), f"{path}.failures", problems),
+            "calendar": _calendar(spec.get("calendar"), f"{path}.calendar", problems)}
 
 
 def _sink(spec: dict, path: str, products, problems: _Problems) -> dict:
     return {"places": 0}
 
 
-_BUILDERS = {SOURCE: _source, MACHINE: _machine, BUFFER: _buffer, CONVEYOR: _conveyor, SINK: _sink}
+_BUILDERS = {SOURCE: _source, MACHINE: _machine, BUFFER: _buffer, CONVEYOR: _conveyor, SINK: _sink,
+             ASSEMBLY: _assembly}
 
 
 # --- station fields --------------------------------------------------------------------------
@@ -427,6 +458,120 @@ def _setup_matrix(spec, path: str, pids: tuple[str, ...], problems: _Problems) -
             else:
                 matrix[(src, dst)] = _dist(value, where, problems)
     return matrix
+
+
+def _resource_use(spec, path: str, problems: _Problems) -> ResourceUse | None:
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or "resource" not in spec or "time" not in spec:
+        problems.add(path, f"expected {{resource: id, time: distribution}}, got {_show(spec)}")
+        return None
+    _unknown_keys(spec, RESOURCE_USE_KEYS, path, "a resource use", problems)
+    return ResourceUse(str(spec["resource"]), _dist(spec["time"], f"{path}.time", problems))
+
+
+def _tool_change(spec, path: str, problems: _Problems) -> ToolChange | None:
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or "every" not in spec or "time" not in spec:
+        problems.add(path, f"expected {{every: parts, time: distribution}}, got {_show(spec)}")
+        return None
+    _unknown_keys(spec, TOOL_CHANGE_KEYS, path, "a tool change", problems)
+    every = spec["every"]
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        problems.add(f"{path}.every", f"expected a whole number of parts >= 1, got {_show(every)}")
+        every = 1
+    return ToolChange(every, _dist(spec["time"], f"{path}.time", problems))
+
+
+def _calendar(spec, path: str, problems: _Problems) -> Calendar | None:
+    """{period, off: [[start, end], ...]}: sorted, non-overlapping windows inside the period."""
+    if spec is None:
+        return None
+    if isinstance(spec, dict):  # YAML 1.1 reads the key `off` as the boolean false
+        spec = {("off" if key is False else key): value for key, value in spec.items()}
+    if not isinstance(spec, dict) or "period" not in spec:
+        problems.add(path, f"expected {{period: duration, off: [[start, end], ...]}}, got {_show(spec)}")
+        return None
+    _unknown_keys(spec, CALENDAR_KEYS, path, "a calendar", problems)
+    period = _positive_duration(spec["period"], f"{path}.period", problems)
+    windows = spec.get("off", [])
+    if not isinstance(windows, list):
+        problems.add(f"{path}.off", f"expected a list of [start, end] pairs, got {_show(windows)}")
+        return None
+    off, n_before = [], len(problems)
+    for j, window in enumerate(windows):
+        where = f"{path}.off[{j}]"
+        if not isinstance(window, list) or len(window) != 2:
+            problems.add(where, f"expected [start, end], got {_show(window)}")
+            continue
+        try:
+            start, end = parse_duration(window[0]), parse_duration(window[1])
+        except ValueError as exc:
+            problems.add(where, str(exc))
+            continue
+        if not start < end <= period:
+            problems.add(where, f"expected 0 <= start < end <= period ({period:g} s)")
+        elif off and start < off[-1][1]:
+            problems.add(where, "windows must be in order and must not overlap")
+        off.append((start, end))
+    if len(problems) > n_before:
+        return None
+    return Calendar(period, tuple(off))
+
+
+def _resources(spec, problems: _Problems) -> tuple[Resource, ...]:
+    if spec is None:
+        return ()
+    if not isinstance(spec, list):
+        problems.add("resources", f"expected a list of {{id, capacity}}, got {_show(spec)}")
+        return ()
+    resources, seen = [], set()
+    for i, item in enumerate(spec):
+        path = f"resources[{i}]"
+        if not isinstance(item, dict):
+            problems.add(path, f"expected {{id, capacity}}, got {_show(item)}")
+            continue
+        _unknown_keys(item, RESOURCE_KEYS, path, "a resource", problems)
+        rid = item.get("id")
+        problem = _id_problem(rid)
+        if problem:
+            problems.add(f"{path}.id", problem)
+            continue
+        if rid in seen:
+            problems.add(f"{path}.id", f"duplicate resource id {rid!r}")
+        seen.add(rid)
+        resources.append(Resource(rid, _count(item, "capacity", path, problems, default=1)))
+    return tuple(resources)
+
+
+def _resource_refs(raw: dict, resources: tuple[Resource, ...], problems: _Problems) -> None:
+    """Every `load` / `unload` names a resource of the line."""
+    known = {r.id for r in resources}
+    stations = raw.get("stations")
+    for i, spec in enumerate(stations if isinstance(stations, list) else []):
+        for key in ("load", "unload"):
+            use = spec.get(key) if isinstance(spec, dict) else None
+            if isinstance(use, dict) and "resource" in use and use["resource"] not in known:
+                problems.add(f"stations[{i}].{key}.resource",
+                             f"unknown resource {_show(use['resource'])} (line resources: "
+                             f"{', '.join(sorted(known)) or 'none'})")
+
+
+def _assembly_inputs(raw: dict, nodes: dict[str, _Node], edges: list, problems: _Problems) -> None:
+    """An assembly's `inputs` are exactly its predecessors."""
+    for node in nodes.values():
+        spec = raw["stations"][node.index]
+        if node.kind != ASSEMBLY or not isinstance(spec, dict) or not isinstance(spec.get("inputs"), dict):
+            continue
+        preds = [e.source for _, e in edges if e.target == node.id]
+        for pred in spec["inputs"]:
+            if pred not in preds:
+                problems.add(f"{node.path}.inputs.{pred}", f"{pred!r} is not a predecessor of {node.id!r}")
+        for pred in preds:
+            if pred not in spec["inputs"]:
+                problems.add(f"{node.path}.inputs", f"predecessor {pred!r} is missing: give the quantity "
+                                                    "of its parts each assembly needs")
 
 
 def _failures(spec, path: str, problems: _Problems) -> tuple[Failure, ...]:
@@ -691,26 +836,31 @@ def _product_flow(product: str, nodes: dict[str, _Node], edges: list[Edge], reac
     `_structure` already.
     """
     def usable(e: Edge) -> bool:
-        by_probability = nodes[e.source].route == "probability" and e.p is not None
+        source = nodes[e.source]
+        by_probability = source.route == "probability" and e.p is not None
+        if source.kind == ASSEMBLY and source.output != product:
+            return False  # an assembly emits only its output product
         return e.admits(product) and not (by_probability and e.p <= 0)
 
     graph = nx.DiGraph()
     graph.add_nodes_from(nodes)
     graph.add_edges_from((e.source, e.target) for e in edges if usable(e))
-    starts = [n.id for n in nodes.values() if n.kind == SOURCE and product in n.releases]
+    starts = [n.id for n in nodes.values()
+              if (n.kind == SOURCE and product in n.releases) or (n.kind == ASSEMBLY and n.output == product)]
     reached = set(starts)
     for start in starts:
         reached |= nx.descendants(graph, start)
     out = {e.source for e in edges}
     for node_id in sorted(reached, key=lambda n: nodes[n].index):
         node = nodes[node_id]
-        if node.kind not in (SINK, None) and node_id in out and graph.out_degree(node_id) == 0:
+        consumed = node.kind == ASSEMBLY and node.output != product
+        if node.kind not in (SINK, None) and not consumed and node_id in out and graph.out_degree(node_id) == 0:
             extra = " with p > 0" if node.route == "probability" else ""
             problems.add(node.path, f"product {product!r} has no way out of {node_id!r}: "
                                     f"none of its out-edges admits it{extra}")
     escapes = set()
     for node in nodes.values():
-        if node.kind == SINK:
+        if node.kind in (SINK, ASSEMBLY):  # a component entering an assembly is consumed there
             escapes |= {node.id} | nx.ancestors(graph, node.id)
     trapped = graph.subgraph(n for n in reached - escapes if n in reach_sink and graph.out_degree(n))
     loops = nx.condensation(trapped)
