@@ -1,0 +1,140 @@
+"""Engine comparison: speed of `fast`, `reference` and hand-written SimPy, measured in one run.
+
+    python benchmarks/compare.py              # the full table (a few minutes)
+    python benchmarks/compare.py --quick      # shorter horizons, for a smoke run
+
+For serial lines of 10, 50 and 200 machines (exponential times, buffers of 5,
+operating-basis failures; see `serial_line.py`) and for `lines/bench_20.yaml`,
+it simulates the same horizon with each engine on one core and prints wall
+times, events per second and the ratios between them. "Events" are the model
+events of SPEC §3 as the twin engines count them (identical for both); the
+idiomatic SimPy model is credited with the same number of events for the same
+line and horizon, so its events/s is simulated work per second, comparable
+with the engines'. Then it shows peak memory (max RSS of a fresh process)
+against the horizon, and replications per second on 1 and on all cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numba
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from serial_line import idiomatic_simpy, serial_line_doc  # noqa: E402
+
+from twin.engines.fast import run_replication as fast_replication  # noqa: E402
+from twin.engines.fast import run_replications  # noqa: E402
+from twin.engines.reference import run_replication as reference_replication  # noqa: E402
+from twin.model.load import load_line  # noqa: E402
+from twin.model.validate import validate  # noqa: E402
+
+ROOT = HERE.parent
+
+
+def best_time(fn, repeat: int) -> tuple[float, object]:
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def engine_row(name: str, line, n_machines: int | None, horizon: float, repeat: int) -> dict:
+    """Wall times and events/s of the three implementations on one line and horizon."""
+    fast_replication(line, 0.0, horizon, 1, 0)  # compile or load from the cache
+    t_fast, res = best_time(lambda: fast_replication(line, 0.0, horizon, 1, 0), repeat)
+    t_ref, ref = best_time(lambda: reference_replication(line, 0.0, horizon, 1, 0), 1)
+    assert ref.events == res.events and ref.completed == res.completed, "engines disagree"
+    row = {"line": name, "horizon_h": horizon / 3600, "events": res.events,
+           "fast_s": t_fast, "reference_s": t_ref,
+           "fast_eps": res.events / t_fast, "reference_eps": res.events / t_ref}
+    if n_machines is not None:
+        t_simpy, _ = best_time(lambda: idiomatic_simpy(n_machines, horizon, 1), 1)
+        row.update(simpy_s=t_simpy, simpy_eps=res.events / t_simpy)
+    return row
+
+
+def print_speed(rows: list[dict]) -> None:
+    print("\nSpeed on one core (events = model events, identical in both twin engines)")
+    print(f"{'line':<12} {'horizon':>8} {'events':>10} {'fast ev/s':>12} {'ref ev/s':>10} "
+          f"{'SimPy ev/s':>11} {'fast/ref':>9} {'fast/SimPy':>11}")
+    for r in rows:
+        simpy = r.get("simpy_eps")
+        simpy_text = f"{simpy:.3g}" if simpy else "-"
+        vs_simpy = f"{r['fast_eps'] / simpy:.0f}x" if simpy else "-"
+        print(f"{r['line']:<12} {r['horizon_h']:>7g}h {r['events']:>10} {r['fast_eps']:>12.3g} "
+              f"{r['reference_eps']:>10.3g} {simpy_text:>11} "
+              f"{r['fast_eps'] / r['reference_eps']:>8.0f}x {vs_simpy:>11}")
+
+
+def peak_memory(line_file: str, horizons_h: list[float]) -> list[tuple[float, float]]:
+    """Max RSS (MiB) of a fresh process simulating each horizon (kernel cached already)."""
+    code = ("import resource, sys; from twin.model.load import load_line; "
+            "from twin.engines.fast import run_replication as r; "
+            "line = load_line(sys.argv[1]); r(line, 0.0, 3600.0, 1, 0); "
+            "res = r(line, 0.0, float(sys.argv[2]) * 3600, 1, 0); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, res.events)")
+    out = []
+    for h in horizons_h:
+        text = subprocess.run([sys.executable, "-c", code, line_file, str(h)], capture_output=True,
+                              text=True, check=True).stdout.split()
+        out.append((h, float(text[0]), int(text[1])))
+    return out
+
+
+def scaling(line, horizon: float, replications: int) -> list[tuple[int, float]]:
+    rows = []
+    cores = os.cpu_count() or 1
+    for workers in sorted({1, cores}):
+        numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
+        t, results = best_time(lambda: run_replications(line, 0.0, horizon, 1, replications,
+                                                        workers=workers), 1)
+        rows.append((workers, replications / t, sum(r.events for r in results) / t))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short horizons (smoke run)")
+    parser.add_argument("--json", help="also write the measurements to this file")
+    args = parser.parse_args()
+    scale = 0.1 if args.quick else 1.0
+
+    rows = []
+    for n, hours in ((10, 200), (50, 40), (200, 10)):
+        line = validate(serial_line_doc(n), f"serial-{n}")
+        rows.append(engine_row(f"serial-{n}", line, n, hours * 3600 * scale, repeat=3))
+    bench20 = load_line(ROOT / "lines" / "bench_20.yaml")
+    rows.append(engine_row("bench_20", bench20, None, 100 * 3600 * scale, repeat=3))
+    print_speed(rows)
+
+    horizons = [8, 80, 400, 800] if not args.quick else [8, 80]
+    memory = peak_memory(str(ROOT / "lines" / "bench_10.yaml"), horizons)
+    print("\nPeak memory against horizon (lines/bench_10.yaml, one replication, fresh process)")
+    print(f"{'horizon':>8} {'events':>10} {'max RSS MiB':>12}")
+    for h, mib, events in memory:
+        print(f"{h:>7g}h {events:>10} {mib:>12.1f}")
+
+    cores = scaling(bench20, 8 * 3600 * scale * 10, replications=8)
+    print("\nReplications in parallel (lines/bench_20.yaml, 8 replications of 80 h)")
+    print(f"{'workers':>8} {'reps/s':>8} {'events/s':>12} {'speed-up':>9}")
+    for workers, reps, eps in cores:
+        print(f"{workers:>8} {reps:>8.2f} {eps:>12.3g} {reps / cores[0][1]:>8.2f}x")
+
+    if args.json:
+        Path(args.json).write_text(json.dumps({"speed": rows, "memory": memory, "cores": cores},
+                                              indent=2))
+
+
+if __name__ == "__main__":
+    main()

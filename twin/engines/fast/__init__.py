@@ -1,0 +1,154 @@
+"""The `fast` engine: a numba kernel over the arrays of `twin.compile`, event for event the reference.
+
+:func:`run_replication` has the reference engine's signature and returns the
+same `ReplicationResult` (SPEC §6). :func:`run_replications` runs several
+replications on all cores: the kernel releases the GIL and each replication
+owns its state and its random streams, so the results do not depend on the
+number of cores.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import llvmlite.binding as llvm
+import numpy as np
+
+from twin import accounting as acc
+from twin.compile import CompiledLine, compile_line
+from twin.engines.fast import kernel as k
+from twin.engines.fast import state as st
+from twin.model.types import Injection, Line
+from twin.results import ReplicationResult
+from twin.streams import seed_key
+
+__all__ = ["run_replication", "run_replications"]
+
+
+def run_replication(line: Line, warmup: float, duration: float, seed: int, replication: int,
+                    trace: bool = False, injections: tuple[Injection, ...] = (),
+                    exits: bool = False) -> ReplicationResult:
+    """Simulate one replication of `line` on the fast engine.
+
+    `injections` are deterministic outages (scheduled at time 0, after the
+    sources' first parts); with `exits` every sink arrival time is returned.
+    """
+    compiled = compile_line(line)
+    arrays = _arrays(compiled)
+    outages = [(float(inj.at), float(inj.down_for), [line.index(s) for s in line.injected_stations(inj)])
+               for inj in injections]
+    agenda, trace_rows = 4 * (compiled.max_parts + compiled.n_nodes) + 256, 1 << 14
+    key = seed_key(seed)
+    while True:
+        state = st.new_state(arrays, float(warmup), float(warmup + duration), outages, bool(trace),
+                             bool(exits), agenda, trace_rows)
+        status = _run_kernel(arrays, state, key, int(replication))
+        while status == k.NEED_ROOM:
+            state = st.grow(state)
+            status = _run_kernel(arrays, state, key, int(replication))
+        error = int(state.ints[st.I_ERROR])
+        if error == k.ERR_AGENDA_FULL:  # deterministic: a rerun repeats the same events
+            agenda *= 4
+        elif error == k.ERR_TRACE_FULL:
+            trace_rows *= 4
+        else:
+            break
+    if error == k.ERR_NO_EDGE:
+        raise ValueError(f"line {line.id!r}: a probability node has no eligible edge with p > 0 "
+                         "for a part's product")
+    if error != k.ERR_NONE:
+        raise RuntimeError(f"fast engine: internal capacity error {error}")
+    return _result(compiled, state, trace, exits)
+
+
+def run_replications(line: Line, warmup: float, duration: float, seed: int, replications: int,
+                     injections: tuple[Injection, ...] = (), exits: bool = False,
+                     workers: int | None = None) -> list[ReplicationResult]:
+    """Replications 0 .. replications-1 in parallel threads; the same list on any core count."""
+    compile_line(line)  # once, before the threads share it
+
+    def one(r: int) -> ReplicationResult:
+        return run_replication(line, warmup, duration, seed, r, injections=injections, exits=exits)
+
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or replications <= 1:
+        return [one(r) for r in range(replications)]
+    with ThreadPoolExecutor(max_workers=min(workers, replications)) as pool:
+        return list(pool.map(one, range(replications)))
+
+
+_first_call = threading.Lock()
+_arrays_cache: dict[int, tuple[CompiledLine, st.LineArrays]] = {}
+
+
+def _arrays(compiled: CompiledLine) -> st.LineArrays:
+    """The kernel's tables of a compiled line (packed once per compiled line)."""
+    hit = _arrays_cache.get(id(compiled))
+    if hit is None or hit[0] is not compiled:
+        hit = (compiled, st.line_arrays(compiled))
+        _arrays_cache[id(compiled)] = hit
+    return hit[1]
+
+
+def _run_kernel(arrays: st.LineArrays, state: st.State, key, replication: int) -> int:
+    """Call the kernel; its first call in a process compiles it (or loads it from the cache).
+
+    The kernel is written as many small functions over two named tuples of
+    arrays. Numba passes such tuples by value, field by field, so a call that
+    LLVM does not inline costs about a nanosecond per array, and LLVM's default
+    threshold leaves the large functions (`enter`, `move`, ...) as calls. So the
+    functions below `run_kernel` are compiled first at the default threshold,
+    then `run_kernel` itself with a high one: its final module, which links all
+    of them, becomes one function (several times faster), and the costly
+    inlining happens once rather than in every intermediate function.
+    """
+    if k.run_kernel.signatures:
+        return k.run_kernel(arrays, state, key, replication)
+    with _first_call:
+        if not k.run_kernel.signatures:
+            import numba
+
+            int64 = numba.types.int64
+            k.fire.compile((numba.typeof(arrays), numba.typeof(state), int64, int64, int64, int64))
+            k.start.compile((numba.typeof(arrays), numba.typeof(state), numba.typeof(key), int64))
+        llvm.set_option("twin", "-inline-threshold=2000000")
+        try:
+            return k.run_kernel(arrays, state, key, replication)
+        finally:
+            llvm.set_option("twin", "-inline-threshold=250")  # LLVM's default at O3
+
+
+def _result(c: CompiledLine, s: st.State, trace: bool, exits: bool) -> ReplicationResult:
+    ints, nt = s.ints, s.nt
+    deadlock = bool(ints[st.I_DEADLOCK])
+    nodes = tuple(c.node_ids[n] for n in np.flatnonzero(s.stuck)) if deadlock else ()
+    return ReplicationResult(
+        state_time=nt[:, acc.T_WORKING:acc.T_WAITRES + 1].copy(),
+        level_area=nt[:, acc.T_LEVEL].copy(), level_max=nt[:, acc.T_LEVEL_MAX].copy(),
+        full_time=nt[:, acc.T_FULL].copy(), empty_time=nt[:, acc.T_EMPTY].copy(),
+        produced=s.produced, scrapped_at=s.scrapped_at,
+        completed=int(ints[st.I_COMPLETED]), scrapped=int(ints[st.I_SCRAPPED]),
+        lead_times=s.lead[:ints[st.I_N_LEAD]].copy(),
+        wip_area=float(s.la[acc.L_WIP_AREA]), wip_max=float(s.la[acc.L_WIP_MAX]),
+        released=int(ints[st.I_RELEASED]), finished=int(ints[st.I_FINISHED]),
+        in_process=int(ints[st.I_WIP]), events=int(ints[st.I_EVENTS]), deadlock=deadlock,
+        deadlock_time=float(s.floats[st.F_DEADLOCK_TIME]) if deadlock else math.nan,
+        deadlock_nodes=nodes, trace=_trace(c, s, nodes) if trace else None,
+        exit_times=s.exits[:ints[st.I_N_EXITS]].copy() if exits else None)
+
+
+def _trace(c: CompiledLine, s: st.State, deadlock_nodes: tuple[str, ...]) -> list[tuple]:
+    """The kernel's trace rows as the reference's tuples (time, event, part, product, node, server)."""
+    n = int(s.ints[st.I_N_TRACE])
+    rows = []
+    for t, (code, part, product, node, server) in zip(s.trace_time[:n].tolist(),
+                                                      s.trace_data[:n].tolist()):
+        if code == k.T_DEADLOCK:
+            rows.append((t, "deadlock", -1, "", "+".join(deadlock_nodes), -1))
+        else:
+            rows.append((t, k.TRACE_EVENTS[code], part, "" if product < 0 else c.product_ids[product],
+                         c.node_ids[node], server))
+    return rows

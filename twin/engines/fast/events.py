@@ -1,0 +1,200 @@
+"""The fast engine's event list: a binary heap of events ordered by (time, sequence).
+
+Ordering rule (SimPy's, so the reference engine's): an event with an earlier
+time comes first; events at the same time come in the order they were
+scheduled. Every :func:`push` takes the next value of a sequence counter, so
+the key (time, seq) is unique and the pop order is fully determined.
+
+Events live in *slots*: ``time[slot]`` and the row ``data[slot]`` (sequence
+number, kind, node, argument, token, heap position, next free slot). The heap
+holds slot numbers, and each slot remembers its heap position, so an event can
+also be removed from the middle (:func:`cancel`).
+
+Cancellation is lazy, as in the reference engine: an event carries the token
+its owner (a part's timer, a failure clock) had when it was scheduled; when
+the owner takes a new token the event is stale, stays in the heap and is
+ignored when it comes up. When the owner schedules again while its stale event
+is still pending, :func:`reschedule` reuses that slot: giving it the new time
+and the next sequence number is the same as pushing a new event (the heap
+order depends on the keys only), costs one sift instead of a pop later plus a
+push now, and keeps the heap at one slot per owner.
+
+The functions are jitted without reference counting, like the kernel (they
+never allocate); :func:`new_event_list` allocates, in Python.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+# columns of EventList.data
+EV_SEQ, EV_KIND, EV_NODE, EV_ARG, EV_TOKEN, EV_POS, EV_NEXT_FREE = range(7)
+N_EV_COLUMNS = 7
+# cells of EventList.meta
+M_SIZE, M_SEQ, M_FREE = range(3)
+#: the heap's root as an argument (an int64, not a literal: numba would compile a variant)
+ROOT = np.int64(0)
+JIT = {"cache": True, "nogil": True, "_nrt": False}
+
+
+class EventList(NamedTuple):
+    time: np.ndarray  # float64 (slots,)
+    data: np.ndarray  # int64 (slots, N_EV_COLUMNS); EV_POS is -1 for a slot not in the heap
+    heap: np.ndarray  # int64 (slots,)  slot numbers in heap order
+    meta: np.ndarray  # int64 (3,)  heap size, next sequence number, first free slot (-1: none)
+
+
+def new_event_list(capacity: int) -> EventList:
+    """An empty event list holding at most `capacity` pending events."""
+    data = np.zeros((capacity, N_EV_COLUMNS), np.int64)
+    data[:, EV_POS] = -1
+    data[:, EV_NEXT_FREE] = np.arange(1, capacity + 1)
+    data[-1:, EV_NEXT_FREE] = -1
+    return EventList(np.zeros(capacity, np.float64), data, np.zeros(capacity, np.int64),
+                     np.array([0, 0, 0 if capacity else -1], np.int64))
+
+
+@njit(**JIT)
+def size(ev):
+    return ev.meta[M_SIZE]
+
+
+@njit(**JIT)
+def full(ev):
+    """Whether every slot holds a pending event."""
+    return ev.meta[M_FREE] < 0
+
+
+@njit(**JIT)
+def _before(ev, a, b):
+    """Whether slot a's event comes before slot b's: earlier time, then earlier scheduling."""
+    ta = ev.time[a]
+    tb = ev.time[b]
+    return ta < tb or (ta == tb and ev.data[a, EV_SEQ] < ev.data[b, EV_SEQ])
+
+
+@njit(**JIT)
+def _place(ev, i, slot):
+    ev.heap[i] = slot
+    ev.data[slot, EV_POS] = i
+
+
+@njit(**JIT)
+def _sift_up(ev, i):
+    slot = ev.heap[i]
+    while i > 0:
+        parent = (i - 1) >> 1
+        other = ev.heap[parent]
+        if not _before(ev, slot, other):
+            break
+        _place(ev, i, other)
+        i = parent
+    _place(ev, i, slot)
+
+
+@njit(**JIT)
+def _sift_down(ev, i):
+    n = ev.meta[M_SIZE]
+    slot = ev.heap[i]
+    while True:
+        child = 2 * i + 1
+        if child >= n:
+            break
+        right = child + 1
+        if right < n and _before(ev, ev.heap[right], ev.heap[child]):
+            child = right
+        other = ev.heap[child]
+        if not _before(ev, other, slot):
+            break
+        _place(ev, i, other)
+        i = child
+    _place(ev, i, slot)
+
+
+@njit(**JIT)
+def _fill(ev, slot, time, kind, node, arg, token):
+    ev.time[slot] = time
+    ev.data[slot, EV_SEQ] = ev.meta[M_SEQ]
+    ev.meta[M_SEQ] += 1
+    ev.data[slot, EV_KIND] = kind
+    ev.data[slot, EV_NODE] = node
+    ev.data[slot, EV_ARG] = arg
+    ev.data[slot, EV_TOKEN] = token
+
+
+@njit(**JIT)
+def push(ev, time, kind, node, arg, token):
+    """Schedule an event at `time`; returns its slot (valid until it is popped or cancelled).
+
+    The list must not be :func:`full`.
+    """
+    slot = ev.meta[M_FREE]
+    ev.meta[M_FREE] = ev.data[slot, EV_NEXT_FREE]
+    _fill(ev, slot, time, kind, node, arg, token)
+    i = ev.meta[M_SIZE]
+    ev.meta[M_SIZE] = i + 1
+    ev.heap[i] = slot
+    _sift_up(ev, i)
+    return slot
+
+
+@njit(**JIT)
+def reschedule(ev, slot, time, kind, node, arg, token):
+    """Schedule an event for an owner whose previous event sits (stale) in `slot`.
+
+    `slot` is -1 or the slot of a pending event of the same owner; either way
+    the result is the same as pushing a new event. Returns its slot.
+    """
+    if slot < 0:
+        return push(ev, time, kind, node, arg, token)
+    old_time = ev.time[slot]
+    _fill(ev, slot, time, kind, node, arg, token)  # the largest sequence number so far
+    if time < old_time:
+        _sift_up(ev, ev.data[slot, EV_POS])
+    else:
+        _sift_down(ev, ev.data[slot, EV_POS])
+    return slot
+
+
+@njit(**JIT)
+def peek_time(ev):
+    """Time of the next event, +inf if there is none."""
+    if ev.meta[M_SIZE] == 0:
+        return np.inf
+    return ev.time[ev.heap[0]]
+
+
+@njit(**JIT)
+def _remove_at(ev, i):
+    meta = ev.meta
+    slot = ev.heap[i]
+    n = meta[M_SIZE] - 1
+    meta[M_SIZE] = n
+    ev.data[slot, EV_POS] = -1
+    ev.data[slot, EV_NEXT_FREE] = meta[M_FREE]
+    meta[M_FREE] = slot
+    if i < n:
+        last = ev.heap[n]
+        _place(ev, i, last)
+        if i > 0 and _before(ev, last, ev.heap[(i - 1) >> 1]):
+            _sift_up(ev, i)
+        else:
+            _sift_down(ev, i)
+    return slot
+
+
+@njit(**JIT)
+def pop(ev):
+    """Remove the next event and return its slot; its fields stay readable until the next push."""
+    return _remove_at(ev, ROOT)
+
+
+@njit(**JIT)
+def cancel(ev, slot):
+    """Remove a pending event (its slot as returned by :func:`push`); no-op if not pending."""
+    i = ev.data[slot, EV_POS]
+    if i >= 0:
+        _remove_at(ev, i)
