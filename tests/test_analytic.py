@@ -9,7 +9,7 @@ from helpers import line_from_yaml, run_kpis, within_interval
 from twin.engines import simulate
 from twin.kpis import aggregate
 
-ENGINES = ["reference"]
+ENGINES = ["reference", "fast"]
 
 TANDEM = """
 line: tandem

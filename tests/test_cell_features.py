@@ -7,7 +7,7 @@ import pytest
 from helpers import line_from_yaml, run_kpis
 from twin.engines import simulate
 
-ENGINES = ["reference"]
+ENGINES = ["reference", "fast"]
 
 ROBOT_CELL = """
 line: robot-cell

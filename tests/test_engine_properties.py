@@ -10,7 +10,7 @@ from helpers import line_from_yaml
 from twin.engines import simulate
 from twin.kpis import aggregate
 
-ENGINES = ["reference"]
+ENGINES = ["reference", "fast"]
 
 REWORK = """
 line: rework

@@ -132,7 +132,7 @@ def test_recovery_time_of_shifted_deliveries():
     assert n_inj >= 0.95 * n_pair
 
 
-@pytest.mark.parametrize("engine", ["reference"])
+@pytest.mark.parametrize("engine", ["reference", "fast"])
 def test_lost_output_of_one_deterministic_machine(engine):
     """A machine with constant 60 s cycles down for 30 min loses exactly 30 parts, recovers in 0 s."""
     line = yaml.safe_load("""
