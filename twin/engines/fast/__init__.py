@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import llvmlite.binding as llvm
@@ -67,7 +68,11 @@ def run_replication(line: Line, warmup: float, duration: float, seed: int, repli
 def run_replications(line: Line, warmup: float, duration: float, seed: int, replications: int,
                      injections: tuple[Injection, ...] = (), exits: bool = False,
                      workers: int | None = None) -> list[ReplicationResult]:
-    """Replications 0 .. replications-1 in parallel threads; the same list on any core count."""
+    """Replications 0 .. replications-1, on `workers` threads (default: every core).
+
+    The kernel releases the GIL, and each replication has its own state and
+    streams: the list is the same whatever the number of workers.
+    """
     compile_line(line)  # once, before the threads share it
 
     def one(r: int) -> ReplicationResult:
@@ -81,16 +86,15 @@ def run_replications(line: Line, warmup: float, duration: float, seed: int, repl
 
 
 _first_call = threading.Lock()
-_arrays_cache: dict[int, tuple[CompiledLine, st.LineArrays]] = {}
+_packed: weakref.WeakKeyDictionary[CompiledLine, st.LineArrays] = weakref.WeakKeyDictionary()
 
 
 def _arrays(compiled: CompiledLine) -> st.LineArrays:
     """The kernel's tables of a compiled line (packed once per compiled line)."""
-    hit = _arrays_cache.get(id(compiled))
-    if hit is None or hit[0] is not compiled:
-        hit = (compiled, st.line_arrays(compiled))
-        _arrays_cache[id(compiled)] = hit
-    return hit[1]
+    arrays = _packed.get(compiled)
+    if arrays is None:
+        arrays = _packed[compiled] = st.line_arrays(compiled)
+    return arrays
 
 
 def _run_kernel(arrays: st.LineArrays, state: st.State, key, replication: int) -> int:

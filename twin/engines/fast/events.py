@@ -5,10 +5,10 @@ time comes first; events at the same time come in the order they were
 scheduled. Every :func:`push` takes the next value of a sequence counter, so
 the key (time, seq) is unique and the pop order is fully determined.
 
-Events live in *slots*: ``time[slot]`` and the row ``data[slot]`` (sequence
-number, kind, node, argument, token, heap position, next free slot). The heap
-holds slot numbers, and each slot remembers its heap position, so an event can
-also be removed from the middle (:func:`cancel`).
+Events live in *slots*: the key ``time[slot]``, ``seq[slot]`` and the row
+``data[slot]`` (kind, node, argument, token, heap position, next free slot).
+The heap holds slot numbers, and each slot remembers its heap position, so an
+event can also be removed from the middle (:func:`cancel`).
 
 Cancellation is lazy, as in the reference engine: an event carries the token
 its owner (a part's timer, a failure clock) had when it was scheduled; when
@@ -31,8 +31,8 @@ import numpy as np
 from numba import njit
 
 # columns of EventList.data
-EV_SEQ, EV_KIND, EV_NODE, EV_ARG, EV_TOKEN, EV_POS, EV_NEXT_FREE = range(7)
-N_EV_COLUMNS = 7
+EV_KIND, EV_NODE, EV_ARG, EV_TOKEN, EV_POS, EV_NEXT_FREE = range(6)
+N_EV_COLUMNS = 6
 # cells of EventList.meta
 M_SIZE, M_SEQ, M_FREE = range(3)
 #: the heap's root as an argument (an int64, not a literal: numba would compile a variant)
@@ -42,6 +42,7 @@ JIT = {"cache": True, "nogil": True, "_nrt": False}
 
 class EventList(NamedTuple):
     time: np.ndarray  # float64 (slots,)
+    seq: np.ndarray  # int64 (slots,)  the insertion sequence number
     data: np.ndarray  # int64 (slots, N_EV_COLUMNS); EV_POS is -1 for a slot not in the heap
     heap: np.ndarray  # int64 (slots,)  slot numbers in heap order
     meta: np.ndarray  # int64 (3,)  heap size, next sequence number, first free slot (-1: none)
@@ -53,8 +54,8 @@ def new_event_list(capacity: int) -> EventList:
     data[:, EV_POS] = -1
     data[:, EV_NEXT_FREE] = np.arange(1, capacity + 1)
     data[-1:, EV_NEXT_FREE] = -1
-    return EventList(np.zeros(capacity, np.float64), data, np.zeros(capacity, np.int64),
-                     np.array([0, 0, 0 if capacity else -1], np.int64))
+    return EventList(np.zeros(capacity, np.float64), np.zeros(capacity, np.int64), data,
+                     np.zeros(capacity, np.int64), np.array([0, 0, 0 if capacity else -1], np.int64))
 
 
 @njit(**JIT)
@@ -73,7 +74,7 @@ def _before(ev, a, b):
     """Whether slot a's event comes before slot b's: earlier time, then earlier scheduling."""
     ta = ev.time[a]
     tb = ev.time[b]
-    return ta < tb or (ta == tb and ev.data[a, EV_SEQ] < ev.data[b, EV_SEQ])
+    return ta < tb or (ta == tb and ev.seq[a] < ev.seq[b])
 
 
 @njit(**JIT)
@@ -117,7 +118,7 @@ def _sift_down(ev, i):
 @njit(**JIT)
 def _fill(ev, slot, time, kind, node, arg, token):
     ev.time[slot] = time
-    ev.data[slot, EV_SEQ] = ev.meta[M_SEQ]
+    ev.seq[slot] = ev.meta[M_SEQ]
     ev.meta[M_SEQ] += 1
     ev.data[slot, EV_KIND] = kind
     ev.data[slot, EV_NODE] = node

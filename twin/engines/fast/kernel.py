@@ -18,9 +18,16 @@ same random numbers:
 
 ``L`` is the line (:class:`.state.LineArrays`), ``S`` the state
 (:class:`.state.State`), ``n`` a node, ``p`` a part slot, ``r`` an in-edge.
-The functions are compiled without reference counting (``_nrt=False``: they
-never allocate); the small helpers are inlined by numba (``inline="always"``).
 The entry point is :func:`run_kernel`.
+
+Compilation. Every function is jitted with ``cache=True`` and without
+reference counting (``_nrt=False``: nothing here allocates, and with it every
+call would pay two atomic operations per array of the state). Small helpers
+(``SMALL``) and functions called from one place (``ONCE``) are inlined by
+numba; the others (``JIT``) are compiled once each, then inlined by LLVM into
+:func:`run_kernel` (see ``twin.engines.fast._run_kernel``). Constants passed
+as arguments are int64 values (``_codes``, ``NONE``): numba compiles a
+function anew for each *literal* argument value it is called with.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from twin.engines.fast.state import (
     I_SCRAPPED, I_STARTED, I_TOKEN, I_TRACE_ON, I_WIP, IE_KIT, IE_NEED, IE_PRED, IF_AT, IF_FOR,
     MF_DUE, MF_REMAINING, MI_EVENT, MI_RUNNING, MI_TOKEN, MO_BASIS, MO_TTF, MO_TTF_STREAM, MO_TTR,
     MO_TTR_STREAM, N_ARRIVAL, N_CAL, N_CAL_END, N_CELL, N_IN, N_IN_END, N_KIND, N_LOAD, N_LOAD_RES,
-    N_MODE, N_MODE_END, N_OUT, N_OUT_END, N_OUTPUT, N_PLACES, N_ROUTE, N_SEQ, N_SEQ_END, N_STREAM,
+    N_MODE, N_MODE_END, N_OUT, N_OUT_END, N_OUTPUT, N_ROUTE, N_SEQ, N_SEQ_END, N_STREAM,
     N_TOOL, N_TOOL_EVERY, N_TRAVEL, N_UNLOAD, N_UNLOAD_RES, NF_CAL_PERIOD, NF_SCRAP, NI_CAL_CYCLE,
     NI_CAL_WINDOW, NI_DOWN, NI_FIFO_HEAD, NI_OCCUPIED, NI_OFF, NI_PROCESSING, NI_RR, NI_SEQ_POS,
     PF_DUE, PF_READY, PF_RELEASED, PF_REMAINING, PH_DONE, PH_LOAD, PH_NONE, PH_SETUP, PH_UNLOAD,
@@ -54,10 +61,10 @@ from twin.engines.fast.state import (
 )
 from twin.streams import replication_keys, uniform
 
-#: options of the kernel's functions, and of its small helpers (inlined by numba)
+#: compile options (see the module docstring)
 JIT = {"cache": True, "nogil": True, "_nrt": False}
 SMALL = {**JIT, "inline": "always"}
-ONCE = SMALL
+ONCE = SMALL  # the same options; the name says why the function is inlined
 
 
 def _codes(n: int) -> tuple[np.int64, ...]:
@@ -93,14 +100,15 @@ UNLIMITED = 1 << 62
 
 # ---------------------------------------------------------------------- plumbing
 @njit(**SMALL)
-def draw(L, S, d, stream):
-    """A draw of distribution `d` (a row of the line's table) from `stream`."""
+def draw(L, S, d, s):
+    """A draw of distribution `d` (a row of the line's table) from stream `s`."""
     return sample(int(L.dist[d, D_CODE]), L.dist[d, D_P0], L.dist[d, D_P1], L.dist[d, D_P2], L.pool,
-                  S.keys, S.counters, stream)
+                  S.keys, S.counters, s)
 
 
 @njit(**SMALL)
 def stream(L, n, purpose):
+    """Node n's stream for `purpose` (the `twin.compile.S_*` codes)."""
     return L.node[n, N_STREAM + purpose]
 
 
@@ -145,12 +153,19 @@ def count(S, n, column, delta):
 
 
 @njit(**SMALL)
+def wrap(i, size):
+    """i modulo `size` for 0 <= i < 2 * size (the ring buffers' index; no division)."""
+    return i - size if i >= size else i
+
+
+@njit(**SMALL)
 def append_agenda(S, check, n):
     size = S.ints[I_AG_LEN]
-    if size == S.agenda.shape[0]:
+    capacity = S.agenda.shape[0]
+    if size == capacity:
         S.ints[I_ERROR] = ERR_AGENDA_FULL
         return
-    S.agenda[(S.ints[I_AG_HEAD] + size) % S.agenda.shape[0]] = n * 2 + check
+    S.agenda[wrap(S.ints[I_AG_HEAD] + size, capacity)] = n * 2 + check
     S.ints[I_AG_LEN] = size + 1
 
 
@@ -219,20 +234,20 @@ def is_ready(S, p):
 @njit(**SMALL)
 def fifo_at(L, S, n, k):
     """The k-th part of node n's FIFO (0: head)."""
-    return S.cell[L.node[n, N_CELL] + (S.node_i[n, NI_FIFO_HEAD] + k) % L.places[n], CE_PART]
+    return S.cell[L.node[n, N_CELL] + wrap(S.node_i[n, NI_FIFO_HEAD] + k, L.places[n]), CE_PART]
 
 
 @njit(**SMALL)
 def fifo_append(L, S, n, p):
-    S.cell[L.node[n, N_CELL] + (S.node_i[n, NI_FIFO_HEAD] + S.node_i[n, NI_OCCUPIED])
-           % L.places[n], CE_PART] = p
+    tail = wrap(S.node_i[n, NI_FIFO_HEAD] + S.node_i[n, NI_OCCUPIED], L.places[n])
+    S.cell[L.node[n, N_CELL] + tail, CE_PART] = p
     S.node_i[n, NI_OCCUPIED] += 1
 
 
 @njit(**SMALL)
 def fifo_popleft(L, S, n):
     S.cell[L.node[n, N_CELL] + S.node_i[n, NI_FIFO_HEAD], CE_PART] = -1
-    S.node_i[n, NI_FIFO_HEAD] = (S.node_i[n, NI_FIFO_HEAD] + 1) % L.places[n]
+    S.node_i[n, NI_FIFO_HEAD] = wrap(S.node_i[n, NI_FIFO_HEAD] + 1, L.places[n])
     S.node_i[n, NI_OCCUPIED] -= 1
 
 
@@ -356,7 +371,7 @@ def work_agenda(L, S):
     while S.ints[I_AG_LEN] > 0:
         head = S.ints[I_AG_HEAD]
         entry = S.agenda[head]
-        S.ints[I_AG_HEAD] = (head + 1) % S.agenda.shape[0]
+        S.ints[I_AG_HEAD] = wrap(head + 1, S.agenda.shape[0])
         S.ints[I_AG_LEN] -= 1
         if entry & 1 == TRY_OUT:
             try_out(L, S, entry >> 1)
