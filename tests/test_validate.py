@@ -20,6 +20,7 @@ BAD = Path(__file__).resolve().parent / "data" / "bad"
 CORPUS = [
     ("unknown_kind.yaml", "stations[1].kind", "unknown kind 'lathe'"),
     ("buffer_loop.yaml", "stations[1]", "form a loop with no machine or conveyor"),
+    ("zero_time_path.yaml", "stations[0]", "reaches a sink through buffers only"),
     ("unknown_distribution.yaml", "stations[1].process_time.dist", "unknown distribution 'poisson'"),
     ("bad_duration.yaml", "stations[1].process_time", "bad duration '52 sec'"),
     ("negative_duration.yaml", "stations[1].setup", "negative"),

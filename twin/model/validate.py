@@ -78,6 +78,7 @@ class _Node:
     route: str | None  # None: route invalid
     releases: frozenset = frozenset()  # products a source may release
     output: str | None = None  # the product an assembly emits
+    saturated: bool = False  # a source without interarrival time
 
     @property
     def path(self) -> str:
@@ -239,7 +240,9 @@ def _station(i: int, spec, products: tuple[Product, ...], problems: _Problems):
     if isinstance(sid, str):
         route = fields.get("route", "order")
         releases = _releases(fields.get("release"), products) if kind == SOURCE else frozenset()
-        node = _Node(sid, kind, i, route, releases, fields.get("output"))
+        release = fields.get("release")
+        saturated = kind == SOURCE and release is not None and release.interarrival is None
+        node = _Node(sid, kind, i, route, releases, fields.get("output"), saturated)
     if len(problems) > n_before:
         return None, node
     return Station(id=sid, kind=kind, **fields), node
@@ -813,6 +816,20 @@ def _structure(nodes: dict[str, _Node], edges: list, products: tuple[Product, ..
     for product in products:
         _product_flow(product.id, nodes, [e for _, e in edges], reach_sink, problems)
     _zero_time_loops(nodes, graph, problems)
+    _zero_time_paths(nodes, graph, {n for n, node in nodes.items() if node.saturated}, problems)
+
+
+def _zero_time_paths(nodes: dict[str, _Node], graph: nx.DiGraph, saturated: set, problems: _Problems) -> None:
+    """A saturated source with a path to a sink through buffers only would release
+    endless parts at the same instant."""
+    passive = {n for n, node in nodes.items() if node.kind in (BUFFER, SINK)}
+    for source in sorted(saturated, key=lambda n: nodes[n].index):
+        reach = nx.descendants(graph.subgraph(passive | {source}), source)
+        if any(nodes[n].kind == SINK for n in reach):
+            problems.add(nodes[source].path, f"saturated source {source!r} reaches a sink through "
+                                             "buffers only: it would release parts endlessly in zero "
+                                             "time (put a machine or conveyor on the way, or give it "
+                                             "an interarrival time)")
 
 
 def _zero_time_loops(nodes: dict[str, _Node], graph: nx.DiGraph, problems: _Problems) -> None:
