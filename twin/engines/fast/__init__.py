@@ -15,11 +15,12 @@ import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
-import llvmlite.binding as llvm
+import numba
 import numpy as np
 
 from twin import accounting as acc
 from twin.compile import CompiledLine, compile_line
+from twin.engines.fast import codegen
 from twin.engines.fast import kernel as k
 from twin.engines.fast import state as st
 from twin.model.types import Injection, Line
@@ -98,31 +99,19 @@ def _arrays(compiled: CompiledLine) -> st.LineArrays:
 
 
 def _run_kernel(arrays: st.LineArrays, state: st.State, key, replication: int) -> int:
-    """Call the kernel; its first call in a process compiles it (or loads it from the cache).
-
-    The kernel is written as many small functions over two named tuples of
-    arrays. Numba passes such tuples by value, field by field, so a call that
-    LLVM does not inline costs about a nanosecond per array, and LLVM's default
-    threshold leaves the large functions (`enter`, `move`, ...) as calls. So the
-    functions below `run_kernel` are compiled first at the default threshold,
-    then `run_kernel` itself with a high one: its final module, which links all
-    of them, becomes one function (several times faster), and the costly
-    inlining happens once rather than in every intermediate function.
-    """
+    """Call the kernel; its first call in a process compiles it (or loads it from the cache)
+    with the settings of :mod:`.codegen`."""
     if k.run_kernel.signatures:
         return k.run_kernel(arrays, state, key, replication)
     with _first_call:
-        if not k.run_kernel.signatures:
-            import numba
-
-            int64 = numba.types.int64
+        if k.run_kernel.signatures:
+            return k.run_kernel(arrays, state, key, replication)
+        int64 = numba.types.int64
+        with codegen.without_wraparound():
             k.fire.compile((numba.typeof(arrays), numba.typeof(state), int64, int64, int64, int64))
             k.start.compile((numba.typeof(arrays), numba.typeof(state), numba.typeof(key), int64))
-        llvm.set_option("twin", "-inline-threshold=2000000")
-        try:
-            return k.run_kernel(arrays, state, key, replication)
-        finally:
-            llvm.set_option("twin", "-inline-threshold=250")  # LLVM's default at O3
+            with codegen.inline_threshold(codegen.KERNEL_INLINE_THRESHOLD):
+                return k.run_kernel(arrays, state, key, replication)
 
 
 def _result(c: CompiledLine, s: st.State, trace: bool, exits: bool) -> ReplicationResult:
