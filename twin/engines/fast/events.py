@@ -50,7 +50,7 @@ class EventList(NamedTuple):
 
 def new_event_list(capacity: int) -> EventList:
     """An empty event list holding at most `capacity` pending events."""
-    data = np.zeros((capacity, N_EV_COLUMNS), np.int64)
+    data = np.zeros((capacity, N_EV_COLUMNS), np.int64, order="F")  # see `state`: column-major
     data[:, EV_POS] = -1
     data[:, EV_NEXT_FREE] = np.arange(1, capacity + 1)
     data[-1:, EV_NEXT_FREE] = -1
