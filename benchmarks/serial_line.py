@@ -45,8 +45,9 @@ def serial_line_doc(n: int) -> dict:
     return {"line": f"serial-{n}", "stations": stations, "edges": edges}
 
 
-def idiomatic_simpy(n: int, horizon: float, seed: int) -> int:
-    """Simulate the line the way a SimPy user would; return the parts finished."""
+def idiomatic_simpy(n: int, horizon: float, seed: int) -> tuple[int, int]:
+    """Simulate the line the way a SimPy user would; return the parts finished and the
+    number of events SimPy scheduled."""
     env = simpy.Environment()
     rng = random.Random(seed)
     buffers = [simpy.Store(env, capacity=BUFFER) for _ in range(n - 1)]
@@ -72,4 +73,4 @@ def idiomatic_simpy(n: int, horizon: float, seed: int) -> int:
     for i in range(n):
         env.process(machine(i))
     env.run(until=horizon)
-    return finished[0]
+    return finished[0], next(env._eid)  # SimPy numbers every scheduled event

@@ -304,6 +304,24 @@ def test_simulate_selects_fast_engine():
         assert_results_equal(a, b)
 
 
+def test_simulate_fast_runs_replications_on_threads_like_the_reference():
+    """Several workers: the same results in the same order, the trace of replication 0 only,
+    and progress reported once per replication, in order."""
+    from twin.engines import simulate
+
+    line = serial_line(3)
+    steps = {"reference": [], "fast": []}
+    ref = simulate(line, 300.0, 3600.0, 5, 8, engine="reference", trace=True,
+                   progress=steps["reference"].append)
+    got = simulate(line, 300.0, 3600.0, 5, 8, engine="fast", trace=True, workers=2,
+                   progress=steps["fast"].append)
+    for a, b in zip(ref, got, strict=True):
+        assert_results_equal(a, b)
+    assert got[0].trace == ref[0].trace and got[0].trace
+    assert all(r.trace is None for r in got[1:])
+    assert steps["fast"] == steps["reference"] == [1, 2, 3, 4, 5]
+
+
 ROBOT_CELL = """
 line: robot-cell
 products: [{id: a, mix: 0.5}, {id: b, mix: 0.5}]

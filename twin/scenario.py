@@ -344,11 +344,12 @@ def replications_to_run(scenario: Scenario) -> int:
     return scenario.replications * (1 + len(paired_injections(scenario)))
 
 
-def run_scenario(scenario: Scenario, engine: str = "fast", progress=None) -> Outcome:
+def run_scenario(scenario: Scenario, engine: str = "fast", progress=None,
+                 workers: int | None = None) -> Outcome:
     """Simulate the scenario and its paired runs, then judge every criterion.
 
     `progress` is called with the replications done so far, out of
-    :func:`replications_to_run`.
+    :func:`replications_to_run`; `workers` is passed to `twin.engines.simulate`.
     """
     from twin.engines import simulate
 
@@ -358,7 +359,8 @@ def run_scenario(scenario: Scenario, engine: str = "fast", progress=None) -> Out
     def runs(injections, offset, **options):
         step = None if progress is None else (lambda done: progress(offset + done))
         return simulate(sc.line, sc.warmup, sc.duration, sc.replications, sc.seed, engine=engine,
-                        injections=injections, exits=bool(paired_needed), progress=step, **options)
+                        injections=injections, exits=bool(paired_needed), progress=step,
+                        workers=workers, **options)
 
     results = runs(sc.injections, 0, trace=True)
     paired = {k: runs(sc.injections[:k] + sc.injections[k + 1:], (i + 1) * sc.replications)

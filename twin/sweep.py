@@ -245,15 +245,17 @@ def run_point(point: Point) -> dict:
     paired runs of `lost_output` / `recovery_time`, verdicts). Returns a
     JSON-ready dict: per-replication line KPIs (NaN as None) and, with a
     scenario, every criterion's verdict at this point and per replication.
+    A point runs on one thread: the backends run points side by side.
     """
     s = point.settings
     criteria, verdict = [], None
     if point.scenario is None:
         from twin.engines import simulate
 
-        results = simulate(point.line, s.warmup, s.duration, s.replications, s.seed, engine=s.engine)
+        results = simulate(point.line, s.warmup, s.duration, s.replications, s.seed, engine=s.engine,
+                           workers=1)
     else:
-        outcome = run_scenario(point.scenario, engine=s.engine)
+        outcome = run_scenario(point.scenario, engine=s.engine, workers=1)
         results, verdict = outcome.results, outcome.verdict
         for c, judged in zip(point.scenario.criteria, outcome.criteria):
             per_rep = [judge(c, [math.nan if v is None else v])["verdict"]

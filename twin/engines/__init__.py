@@ -13,19 +13,26 @@ ENGINES = ("fast", "reference")
 def simulate(line: Line, warmup: float, duration: float, replications: int, seed: int,
              engine: str = "reference", trace: bool = False,
              progress: Callable[[int], None] | None = None,
-             injections: tuple[Injection, ...] = (), exits: bool = False) -> list[ReplicationResult]:
+             injections: tuple[Injection, ...] = (), exits: bool = False,
+             workers: int | None = None) -> list[ReplicationResult]:
     """Run `replications` replications; replication r uses the streams of (seed, r).
 
     With `trace`, replication 0 records its event log. `progress` is called with
     the number of replications finished so far. `injections` and `exits` are
-    passed to every replication (see the engines' `run_replication`).
+    passed to every replication (see the engines' `run_replication`). The fast
+    engine runs replications on `workers` threads (default: every core; the
+    results do not depend on it); the reference engine runs them one by one.
     """
-    if engine == "reference":
-        from twin.engines.reference import run_replication
-    elif engine == "fast":
-        from twin.engines.fast import run_replication
-    else:
+    if engine == "fast":
+        from twin.engines.fast import run_replications
+
+        return run_replications(line, warmup, duration, seed, replications, trace=trace,
+                                injections=injections, exits=exits, workers=workers,
+                                progress=progress)
+    if engine != "reference":
         raise ValueError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
+    from twin.engines.reference import run_replication
+
     results = []
     for r in range(replications):
         results.append(run_replication(line, warmup, duration, seed, r, trace=trace and r == 0,

@@ -9,10 +9,12 @@ number of cores.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -67,23 +69,35 @@ def run_replication(line: Line, warmup: float, duration: float, seed: int, repli
 
 
 def run_replications(line: Line, warmup: float, duration: float, seed: int, replications: int,
-                     injections: tuple[Injection, ...] = (), exits: bool = False,
-                     workers: int | None = None) -> list[ReplicationResult]:
+                     trace: bool = False, injections: tuple[Injection, ...] = (),
+                     exits: bool = False, workers: int | None = None,
+                     progress: Callable[[int], None] | None = None) -> list[ReplicationResult]:
     """Replications 0 .. replications-1, on `workers` threads (default: every core).
 
     The kernel releases the GIL, and each replication has its own state and
-    streams: the list is the same whatever the number of workers.
+    streams: the list is the same whatever the number of workers. With
+    `trace`, replication 0 records its event log; `progress` is called with
+    the number of replications finished so far, in order.
     """
     compile_line(line)  # once, before the threads share it
 
     def one(r: int) -> ReplicationResult:
-        return run_replication(line, warmup, duration, seed, r, injections=injections, exits=exits)
+        return run_replication(line, warmup, duration, seed, r, trace=trace and r == 0,
+                               injections=injections, exits=exits)
 
-    workers = workers or os.cpu_count() or 1
-    if workers == 1 or replications <= 1:
-        return [one(r) for r in range(replications)]
-    with ThreadPoolExecutor(max_workers=min(workers, replications)) as pool:
-        return list(pool.map(one, range(replications)))
+    workers = min(workers or os.cpu_count() or 1, replications)
+    with contextlib.ExitStack() as stack:
+        if workers > 1:
+            results = stack.enter_context(ThreadPoolExecutor(max_workers=workers)).map(
+                one, range(replications))
+        else:
+            results = map(one, range(replications))
+        done = []
+        for result in results:
+            done.append(result)
+            if progress is not None:
+                progress(len(done))
+        return done
 
 
 _first_call = threading.Lock()
