@@ -102,7 +102,7 @@ def scaling(line, horizon: float, replications: int) -> list[tuple[int, float]]:
     for workers in sorted({1, cores}):
         numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
         t, results = best_time(lambda: run_replications(line, 0.0, horizon, 1, replications,
-                                                        workers=workers), 1)
+                                                        workers=workers), 3)
         rows.append((workers, replications / t, sum(r.events for r in results) / t))
     return rows
 
@@ -141,7 +141,7 @@ def main() -> None:
     for n, hours in ((10, 200), (20, 100), (50, 40), (200, 10)):
         shipped = ROOT / "lines" / f"bench_{n}.yaml"
         line = load_line(shipped) if shipped.exists() else validate(serial_line_doc(n), f"serial-{n}")
-        rows.append(engine_row(f"serial-{n}", line, n, hours * 3600 * scale, repeat=5))
+        rows.append(engine_row(f"serial-{n}", line, n, hours * 3600 * scale, repeat=10))
     print_speed(rows)
 
     horizons = [8, 80, 400, 800] if not args.quick else [8, 80]
