@@ -62,6 +62,19 @@ def test_run_json_has_every_spec_key(good_file, capsys):
     assert set(out["kpis"]["stations"]["b"]) == set(BUFFER_KEYS)
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "lines").glob("*.yaml")), ids=lambda p: p.stem)
+def test_run_default_engine_is_fast_and_prints_what_the_reference_prints(path, capsys):
+    args = ["run", str(path), "--duration", "2h", "--warmup", "30min", "--replications", "3",
+            "--json"]
+    assert main(args) == 0
+    fast = json.loads(capsys.readouterr().out)
+    assert main(args + ["--engine", "reference"]) == 0
+    reference = json.loads(capsys.readouterr().out)
+    assert fast.pop("engine")["name"] == "fast"
+    assert reference.pop("engine")["name"] == "reference"
+    assert fast == reference
+
+
 def test_run_table(good_file, capsys):
     assert main(["run", str(good_file), "--duration", "1h", "--replications", "2",
                  "--engine", "reference"]) == 0
