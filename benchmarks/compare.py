@@ -24,7 +24,6 @@ import sys
 import time
 from pathlib import Path
 
-import numba
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -100,7 +99,6 @@ def scaling(line, horizon: float, replications: int) -> list[tuple[int, float]]:
     rows = []
     cores = os.cpu_count() or 1
     for workers in sorted({1, cores}):
-        numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
         t, results = best_time(lambda: run_replications(line, 0.0, horizon, 1, replications,
                                                         workers=workers), 3)
         rows.append((workers, replications / t, sum(r.events for r in results) / t))

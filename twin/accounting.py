@@ -31,10 +31,10 @@ L_LAST, L_WIP_AREA, L_WIP_MAX = range(3)
 N_LINE = 3
 
 
-def new_arrays(n_nodes: int):
-    """Fresh (ns, nt, la) arrays for one replication."""
-    return (np.zeros((n_nodes, N_COUNTS), np.int64), np.zeros((n_nodes, N_TIMES), np.float64),
-            np.zeros(N_LINE, np.float64))
+def new_arrays(n_nodes: int, order: str = "C"):
+    """Fresh (ns, nt, la) arrays for one replication (`order`: the tables' memory layout)."""
+    return (np.zeros((n_nodes, N_COUNTS), np.int64, order=order),
+            np.zeros((n_nodes, N_TIMES), np.float64, order=order), np.zeros(N_LINE, np.float64))
 
 
 @njit(cache=True)

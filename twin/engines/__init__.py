@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from twin.model.types import Injection, Line
 from twin.results import ReplicationResult
@@ -33,10 +33,17 @@ def simulate(line: Line, warmup: float, duration: float, replications: int, seed
         raise ValueError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
     from twin.engines.reference import run_replication
 
-    results = []
-    for r in range(replications):
-        results.append(run_replication(line, warmup, duration, seed, r, trace=trace and r == 0,
-                                       injections=injections, exits=exits))
+    return collect((run_replication(line, warmup, duration, seed, r, trace=trace and r == 0,
+                                    injections=injections, exits=exits)
+                    for r in range(replications)), progress)
+
+
+def collect(results: Iterable[ReplicationResult],
+            progress: Callable[[int], None] | None) -> list[ReplicationResult]:
+    """The replications' results in order, calling `progress` with the count after each."""
+    done = []
+    for result in results:
+        done.append(result)
         if progress is not None:
-            progress(r + 1)
-    return results
+            progress(len(done))
+    return done

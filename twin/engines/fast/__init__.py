@@ -9,7 +9,6 @@ number of cores.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import threading
@@ -22,6 +21,7 @@ import numpy as np
 
 from twin import accounting as acc
 from twin.compile import CompiledLine, compile_line
+from twin.engines import collect
 from twin.engines.fast import codegen
 from twin.engines.fast import kernel as k
 from twin.engines.fast import state as st
@@ -86,18 +86,10 @@ def run_replications(line: Line, warmup: float, duration: float, seed: int, repl
                                injections=injections, exits=exits)
 
     workers = min(workers or os.cpu_count() or 1, replications)
-    with contextlib.ExitStack() as stack:
-        if workers > 1:
-            results = stack.enter_context(ThreadPoolExecutor(max_workers=workers)).map(
-                one, range(replications))
-        else:
-            results = map(one, range(replications))
-        done = []
-        for result in results:
-            done.append(result)
-            if progress is not None:
-                progress(len(done))
-        return done
+    if workers <= 1:
+        return collect(map(one, range(replications)), progress)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return collect(pool.map(one, range(replications)), progress)
 
 
 _first_call = threading.Lock()

@@ -170,29 +170,28 @@ def new_state(L: LineArrays, w_start: float, w_end: float,
     n_nodes, n_modes = L.node.shape[0], L.mode.shape[0]
     n_parts = max(L.max_parts, 1)
     n_cells = max(int(np.where(L.node[:, N_KIND] == K_SINK, 0, L.places).sum()), 1)
-    part_i = np.full((n_parts, 8), -1, np.int64)
+    part_i = np.full((n_parts, 8), -1, np.int64, order="F")
     part_i[:, PI_NEXT_FREE] = np.arange(1, n_parts + 1)
     part_i[-1, PI_NEXT_FREE] = -1
-    cell = np.zeros((n_cells, 4), np.int64)
+    cell = np.zeros((n_cells, 4), np.int64, order="F")
     cell[:, CE_PART] = cell[:, CE_LAST] = -1
-    mode_i = np.zeros((n_modes, 3), np.int64)
+    mode_i = np.zeros((n_modes, 3), np.int64, order="F")
     mode_i[:, MI_EVENT] = -1
     inj_node = np.zeros((len(injections), 1 + n_nodes), np.int64)
     for k, (_, _, nodes) in enumerate(injections):
         inj_node[k, 0] = len(nodes)
         inj_node[k, 1:1 + len(nodes)] = nodes
-    ns, nt, la = acc.new_arrays(n_nodes)
+    ns, nt, la = acc.new_arrays(n_nodes, order="F")
     ints = np.zeros(N_INTS, np.int64)
     ints[I_FREE_PART] = 0
     ints[I_TRACE_ON] = int(trace)
     ints[I_EXITS_ON] = int(exits)
     n_trace = trace_capacity if trace else 1
     room = max(1024, 2 * n_parts)
-    F = np.asfortranarray  # see the module docstring
     return State(
-        part_i=F(part_i), part_f=F(np.full((n_parts, 4), np.nan)), cell=F(cell),
-        node_i=F(np.zeros((n_nodes, 9), np.int64)), mode_i=F(mode_i),
-        mode_f=F(np.full((n_modes, 2), np.nan)),
+        part_i=part_i, part_f=np.full((n_parts, 4), np.nan, order="F"), cell=cell,
+        node_i=np.zeros((n_nodes, 9), np.int64, order="F"), mode_i=mode_i,
+        mode_f=np.full((n_modes, 2), np.nan, order="F"),
         kit=np.full(max(int(L.in_edge[:, IE_NEED].sum()), 1), -1, np.int64),
         kit_len=np.zeros(L.in_edge.shape[0], np.int64),
         res=np.zeros((L.resource_capacity.shape[0], RS_QUEUE + 2 * n_cells), np.int64),
@@ -201,7 +200,7 @@ def new_state(L: LineArrays, w_start: float, w_end: float,
         agenda=np.zeros(agenda_capacity, np.int64),
         scratch=np.zeros(max(int(L.places.max(initial=1)), 1), np.int64),
         stuck=np.zeros(n_nodes, np.bool_),
-        ns=F(ns), nt=F(nt), la=la, produced=np.zeros((n_nodes, L.mix_cum.shape[0]), np.int64),
+        ns=ns, nt=nt, la=la, produced=np.zeros((n_nodes, L.mix_cum.shape[0]), np.int64),
         scrapped_at=np.zeros(n_nodes, np.int64),
         keys=np.zeros(L.stream_hashes.shape[0], np.uint64),
         counters=np.zeros(L.stream_hashes.shape[0], np.uint64),
