@@ -134,6 +134,19 @@ def constant_ties_line() -> Line:
     return make_line([("part", 1.0)], stations, edges)
 
 
+def failure_ties_line() -> Line:
+    """Operating-basis clocks that run out exactly at a process end (constant times): the
+    process end comes first, the clock pauses with nothing left and fails at the next start;
+    an injected outage pauses a clock in mid-part."""
+    stations = [src("s"),
+                machine("m1", const(60.0), failures=(Failure("f", "operating", const(600.0), const(90.0)),)),
+                Station("b", "buffer", 2),
+                machine("m2", const(45.0), failures=(Failure("f", "operating", const(180.0), const(30.0)),
+                                                      Failure("g", "operating", const(240.0), const(20.0)))),
+                Station("out", "sink", 0)]
+    return make_line([("part", 1.0)], stations, [("s", "m1"), ("m1", "b"), ("b", "m2"), ("m2", "out")])
+
+
 def products_line() -> Line:
     """Three products by mix and by sequence, setups and a setup matrix, scrap, every distribution."""
     prods = ("a", "b", "c")
@@ -239,6 +252,13 @@ def test_serial_line_agrees():
 def test_constant_times_and_ties_agree(seed):
     res = agree(constant_ties_line(), seed=seed)
     assert res.completed > 0
+
+
+def test_failures_at_process_ends_agree():
+    outage = Injection(1000.0, "m2", 77.0)
+    res = agree(failure_ties_line(), warmup=0.0, duration=2 * 3600.0, outages=(outage,))
+    fails = [row for row in res.trace if row[1] == "fail"]
+    assert len(fails) > 20 and any(row[0] % 45.0 == 0.0 for row in fails)
 
 
 @pytest.mark.parametrize("seed", [1, 2])

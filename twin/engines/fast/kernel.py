@@ -650,7 +650,11 @@ def start_timer(L, S, n, server, p, delay):
 
 @njit(**JIT)
 def sync_clocks(L, S, n):
-    """Start or pause each failure clock as SPEC §3.6.4 says it runs."""
+    """Start or pause each failure clock as SPEC §3.6.4 says it runs.
+
+    A started clock schedules its failure event unless `pauses_first`: an event that
+    would only ever come up stale changes nothing but the time spent on the heap.
+    """
     for m in range(L.node[n, N_MODE], L.node[n, N_MODE_END]):
         should_run = (not halted(S, n) and not math.isnan(S.mode_f[m, MF_REMAINING])
                       and (L.mode[m, MO_BASIS] == B_CALENDAR or S.node_i[n, NI_PROCESSING] > 0))
@@ -660,12 +664,30 @@ def sync_clocks(L, S, n):
             S.mode_f[m, MF_DUE] = S.floats[F_NOW] + S.mode_f[m, MF_REMAINING]
             token = new_token(S)
             S.mode_i[m, MI_TOKEN] = token
-            S.mode_i[m, MI_EVENT] = schedule(S, S.mode_f[m, MF_REMAINING], E_FAIL, n, m, token,
-                                             S.mode_i[m, MI_EVENT])
+            if not pauses_first(L, S, n, m):
+                S.mode_i[m, MI_EVENT] = schedule(S, S.mode_f[m, MF_REMAINING], E_FAIL, n, m,
+                                                 token, S.mode_i[m, MI_EVENT])
         elif running and not should_run:
             S.mode_i[m, MI_RUNNING] = 0
             S.mode_f[m, MF_REMAINING] = S.mode_f[m, MF_DUE] - S.floats[F_NOW]
             S.mode_i[m, MI_TOKEN] = new_token(S)  # its pending fail event is stale now
+
+
+@njit(**SMALL)
+def pauses_first(L, S, n, m):
+    """Whether operating-basis clock `m`, just started, surely pauses before it runs out.
+
+    On a one-server node the clock runs only while that server processes; the
+    part's process end is pending (scheduled before the clock started, so it
+    also comes first at the same instant) and pauses the clock, as does any
+    halt before it. So if the clock runs out no earlier than that process end,
+    its failure event would come up stale: it need not be scheduled. This
+    keeps the usual failure event, rescheduled at every part, off the heap.
+    """
+    if L.mode[m, MO_BASIS] == B_CALENDAR or L.places[n] != 1 or not has_servers(L, n):
+        return False
+    p = S.cell[server_cell(L, n, 0), CE_PART]
+    return S.part_f[p, PF_DUE] <= S.mode_f[m, MF_DUE]
 
 
 # ---------------------------------------------------------------------- decisions
