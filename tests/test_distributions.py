@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from twin.distributions import parse_dist, sample
+from twin.distributions import ZIG_R, parse_dist, sample
 from twin.streams import seed_key
 
 N = 40000
@@ -47,6 +47,19 @@ def test_normal_is_truncated_at_zero_by_resampling():
     # truncated N(1, 2^2) at 0 has mean 1 + 2 phi(0.5) / Phi(0.5)
     phi, cdf = math.exp(-0.125) / math.sqrt(2 * math.pi), 0.5 * (1 + math.erf(0.5 / math.sqrt(2)))
     assert x.mean() == pytest.approx(1 + 2 * phi / cdf, rel=0.02)
+
+
+def test_exponential_has_the_exact_distribution():
+    """The ziggurat sampler against the exponential CDF: Kolmogorov-Smirnov over the whole
+    range, and the tail beyond the ziggurat's base layer, which it samples separately."""
+    n = 400_000
+    _, x = _draws({"dist": "exponential", "mean": "60s"}, n=n)
+    cdf = -np.expm1(-np.sort(x) / 60.0)
+    d = max(np.max(np.arange(1, n + 1) / n - cdf), np.max(cdf - np.arange(n) / n))
+    assert d * math.sqrt(n) < 1.95  # the 0.1 % critical value
+    tail = math.exp(-ZIG_R)
+    assert abs(np.mean(x > 60.0 * ZIG_R) - tail) < 5 * math.sqrt(tail / n)
+    assert np.mean(x > 60.0 * ZIG_R * 1.5) > 0  # beyond the tables' range too
 
 
 def test_constant_and_bare_duration_consume_nothing():

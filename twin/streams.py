@@ -46,11 +46,17 @@ def replication_keys(seed_key, replication, stream_hashes, out_keys):
 
 
 @njit(cache=True)
-def uniform(keys, counters, s):
-    """Next draw of stream `s`, uniform on [0, 1) with 53 random bits."""
+def next_bits(keys, counters, s):
+    """Next draw of stream `s`: 64 random bits (a uint64)."""
     c = counters[s]
     counters[s] = c + np.uint64(1)
-    return float(mix64(keys[s] + c * GAMMA) >> _S11) * _TWO_POW_M53
+    return mix64(keys[s] + c * GAMMA)
+
+
+@njit(cache=True)
+def uniform(keys, counters, s):
+    """Next draw of stream `s`, uniform on [0, 1) with 53 random bits."""
+    return float(next_bits(keys, counters, s) >> _S11) * _TWO_POW_M53
 
 
 def hash64(text: str) -> int:
