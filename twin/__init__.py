@@ -2,6 +2,10 @@
 
 __version__ = "0.1.0"
 
+from twin import jit_cache  # noqa: E402  (before any jitted module is imported)
+
+jit_cache.install()
+
 from twin.errors import InputError, Problem  # noqa: E402
 from twin.model import Line  # noqa: E402
 
