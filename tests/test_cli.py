@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from twin.cli import main
 from twin.kpis import BUFFER_KEYS, LINE_KEYS, STATION_KEYS
@@ -60,6 +61,19 @@ def test_run_json_has_every_spec_key(good_file, capsys):
         assert len(kpi["per_replication"]) == 3
     assert set(out["kpis"]["stations"]["m1"]) == set(STATION_KEYS)
     assert set(out["kpis"]["stations"]["b"]) == set(BUFFER_KEYS)
+
+
+def test_json_has_station_kpis_for_machines_assemblies_conveyors_and_buffers(capsys):
+    """SPEC §5: machines, assemblies and conveyors get the state KPIs, buffers the level KPIs."""
+    path = ROOT / "lines" / "drive_unit_assembly.yaml"
+    assert main(["run", str(path), "--duration", "1h", "--replications", "2", "--json"]) == 0
+    stations = json.loads(capsys.readouterr().out)["kpis"]["stations"]
+    kinds = {s["id"]: s["kind"] for s in yaml.safe_load(path.read_text())["stations"]}
+    expected = {"machine": STATION_KEYS, "assembly": STATION_KEYS, "conveyor": STATION_KEYS,
+                "buffer": BUFFER_KEYS}
+    assert "assembly" in kinds.values()
+    assert {sid: set(kpis) for sid, kpis in stations.items()} == {
+        sid: set(expected[kind]) for sid, kind in kinds.items() if kind in expected}
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "lines").glob("*.yaml")), ids=lambda p: p.stem)

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import stats
 
 from twin.accounting import STATES
-from twin.model.types import BUFFER, CONVEYOR, MACHINE, Line
+from twin.model.types import BUFFER, CONVEYOR, PROCESSING_KINDS, Line
 from twin.results import ReplicationResult
 
 LINE_KEYS = ("throughput", "completed", "scrapped", "scrap_rate", "lead_time_mean", "lead_time_p50",
@@ -90,7 +90,7 @@ def replication_kpis(line: Line, res: ReplicationResult, duration: float) -> dic
     """All KPIs of one replication: {"line": {...}, "stations": {id: {...}}}."""
     stations = {}
     for n, station in enumerate(line.stations):
-        if station.kind in (MACHINE, CONVEYOR):
+        if station.kind in PROCESSING_KINDS:
             stations[station.id] = station_kpis(line, res, n, duration)
         elif station.kind == BUFFER:
             stations[station.id] = buffer_kpis(res, n, duration)
