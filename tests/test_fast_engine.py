@@ -505,6 +505,35 @@ def test_heap_cancel_and_reschedule():
     assert evl.full(ev)
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_heap_take_and_replace_gives_the_order_of_pop_and_push(seed):
+    """The kernel takes the next event and lets the first event scheduled meanwhile replace it
+    (`take`, `push`, `drop`): the order must be plain (time, scheduling order), checked against
+    heapq on a random run with many same-time events."""
+    import heapq
+    rng = np.random.default_rng(seed)
+    ev, model, seq = evl.new_event_list(64), [], 0
+    for arg in range(10):
+        t = float(rng.integers(0, 5))
+        evl.push(ev, t, 0, 0, arg, 0)
+        heapq.heappush(model, (t, seq, arg))
+        seq += 1
+    taken, expected, arg = [], [], 10
+    while model and len(taken) < 400:
+        slot = evl.take(ev)
+        now = ev.time[slot]
+        taken.append((now, int(ev.data[slot, evl.EV_ARG])))
+        t_model, _, a_model = heapq.heappop(model)
+        expected.append((t_model, a_model))
+        for _ in range(int(rng.integers(0, 3)) if len(taken) < 300 else 0):
+            t = now + float(rng.integers(0, 3))  # often the same instant
+            evl.push(ev, t, 0, 0, arg, 0)
+            heapq.heappush(model, (t, seq, arg))
+            seq, arg = seq + 1, arg + 1
+        evl.drop(ev)
+    assert taken == expected and evl.size(ev) == 0
+
+
 def test_heap_slots_are_reused():
     ev = evl.new_event_list(2)
     for i in range(10):

@@ -19,6 +19,13 @@ and the next sequence number is the same as pushing a new event (the heap
 order depends on the keys only), costs one sift instead of a pop later plus a
 push now, and keeps the heap at one slot per owner.
 
+The kernel :func:`take` s the next event instead of popping it: the event
+stays at the root while it is handled, and the first event scheduled
+meanwhile takes its slot and place, with one sift down from the root where a
+pop and a push would sift twice (Python's ``heapreplace``); :func:`drop`
+removes it if nothing was scheduled. The set of pending events, hence the
+order they come in, is the same either way.
+
 The functions are jitted without reference counting, like the kernel (they
 never allocate); :func:`new_event_list` allocates, in Python.
 """
@@ -33,8 +40,8 @@ from numba import njit
 # columns of EventList.data
 EV_KIND, EV_NODE, EV_ARG, EV_TOKEN, EV_POS, EV_NEXT_FREE = range(6)
 N_EV_COLUMNS = 6
-# cells of EventList.meta
-M_SIZE, M_SEQ, M_FREE = range(3)
+# cells of EventList.meta; M_TAKEN: 1 while the root's event is taken (`take`)
+M_SIZE, M_SEQ, M_FREE, M_TAKEN = range(4)
 #: the heap's root as an argument (an int64, not a literal: numba would compile a variant)
 ROOT = np.int64(0)
 JIT = {"cache": True, "nogil": True, "_nrt": False}
@@ -45,7 +52,8 @@ class EventList(NamedTuple):
     seq: np.ndarray  # int64 (slots,)  the insertion sequence number
     data: np.ndarray  # int64 (slots, N_EV_COLUMNS); EV_POS is -1 for a slot not in the heap
     heap: np.ndarray  # int64 (slots,)  slot numbers in heap order
-    meta: np.ndarray  # int64 (3,)  heap size, next sequence number, first free slot (-1: none)
+    meta: np.ndarray  # int64 (4,)  heap size, next sequence number, first free slot (-1: none),
+    #                                root taken
 
 
 def new_event_list(capacity: int) -> EventList:
@@ -55,7 +63,7 @@ def new_event_list(capacity: int) -> EventList:
     data[:, EV_NEXT_FREE] = np.arange(1, capacity + 1)
     data[-1:, EV_NEXT_FREE] = -1
     return EventList(np.zeros(capacity, np.float64), np.zeros(capacity, np.int64), data,
-                     np.zeros(capacity, np.int64), np.array([0, 0, 0 if capacity else -1], np.int64))
+                     np.zeros(capacity, np.int64), np.array([0, 0, 0 if capacity else -1, 0], np.int64))
 
 
 @njit(**JIT)
@@ -65,8 +73,8 @@ def size(ev):
 
 @njit(**JIT)
 def full(ev):
-    """Whether every slot holds a pending event."""
-    return ev.meta[M_FREE] < 0
+    """Whether every slot holds a pending event (a taken one's slot is free for the next push)."""
+    return ev.meta[M_FREE] < 0 and ev.meta[M_TAKEN] == 0
 
 
 @njit(**JIT)
@@ -132,6 +140,12 @@ def push(ev, time, kind, node, arg, token):
 
     The list must not be :func:`full`.
     """
+    if ev.meta[M_TAKEN] != 0:  # the taken event's slot, at the root
+        ev.meta[M_TAKEN] = 0
+        slot = ev.heap[0]
+        _fill(ev, slot, time, kind, node, arg, token)
+        _sift_down(ev, ROOT)
+        return slot
     slot = ev.meta[M_FREE]
     ev.meta[M_FREE] = ev.data[slot, EV_NEXT_FREE]
     _fill(ev, slot, time, kind, node, arg, token)
@@ -191,6 +205,22 @@ def _remove_at(ev, i):
 def pop(ev):
     """Remove the next event and return its slot; its fields stay readable until the next push."""
     return _remove_at(ev, ROOT)
+
+
+@njit(**JIT)
+def take(ev):
+    """The next event's slot, left at the root until the next :func:`push` reuses it or
+    :func:`drop` removes it; its fields stay readable until then."""
+    ev.meta[M_TAKEN] = 1
+    return ev.heap[0]
+
+
+@njit(**JIT)
+def drop(ev):
+    """Remove the taken event if no push has reused its slot."""
+    if ev.meta[M_TAKEN] != 0:
+        ev.meta[M_TAKEN] = 0
+        _remove_at(ev, ROOT)
 
 
 @njit(**JIT)

@@ -295,7 +295,7 @@ def run_kernel(L, S, seed_key, replication):
         lead, exits, trace = lacks_room(S)
         if lead or exits or trace:
             return NEED_ROOM
-        slot = evl.pop(ev)
+        slot = evl.take(ev)
         S.floats[F_NOW] = ev.time[slot]
         kind, arg = ev.data[slot, evl.EV_KIND], ev.data[slot, evl.EV_ARG]
         if kind == E_FAIL:  # the owner's event is no longer pending
@@ -305,6 +305,7 @@ def run_kernel(L, S, seed_key, replication):
             if S.part_i[arg, PI_EVENT] == slot:
                 S.part_i[arg, PI_EVENT] = -1
         fire(L, S, kind, ev.data[slot, evl.EV_NODE], arg, ev.data[slot, evl.EV_TOKEN])
+        evl.drop(ev)
     if S.ints[I_ERROR] != ERR_NONE:
         return FAILED
     acc.close(S.ns, S.nt, S.la, L.places, S.ints[I_WIP], S.floats[F_W_START], w_end)
