@@ -19,8 +19,8 @@ and the next sequence number is the same as pushing a new event (the heap
 order depends on the keys only), costs one sift instead of a pop later plus a
 push now, and keeps the heap at one slot per owner.
 
-The kernel :func:`take` s the next event instead of popping it: the event
-stays at the root while it is handled, and the first event scheduled
+The kernel takes the next event (:func:`take`) instead of popping it: the
+event stays at the root while it is handled, and the first event scheduled
 meanwhile takes its slot and place, with one sift down from the root where a
 pop and a push would sift twice (Python's ``heapreplace``); :func:`drop`
 removes it if nothing was scheduled. The set of pending events, hence the
