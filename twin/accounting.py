@@ -37,6 +37,14 @@ def new_arrays(n_nodes: int, order: str = "C"):
             np.zeros((n_nodes, N_TIMES), np.float64, order=order), np.zeros(N_LINE, np.float64))
 
 
+def time_fields(nt, la) -> dict:
+    """The accumulated times as `ReplicationResult` fields (copies), for both engines."""
+    return dict(state_time=nt[:, T_WORKING:T_WAITRES + 1].copy(), level_area=nt[:, T_LEVEL].copy(),
+                level_max=nt[:, T_LEVEL_MAX].copy(), full_time=nt[:, T_FULL].copy(),
+                empty_time=nt[:, T_EMPTY].copy(), wip_area=float(la[L_WIP_AREA]),
+                wip_max=float(la[L_WIP_MAX]))
+
+
 @njit(cache=True)
 def _overlap(last, t, w_start, w_end):
     return min(t, w_end) - max(last, w_start)

@@ -802,16 +802,11 @@ class ReferenceEngine:
 
     # ------------------------------------------------------------------ result
     def result(self) -> ReplicationResult:
-        nt = self.nt
         time, nodes = self.deadlock if self.deadlock else (math.nan, ())
         return ReplicationResult(
-            state_time=nt[:, acc.T_WORKING:acc.T_WAITRES + 1].copy(),
-            level_area=nt[:, acc.T_LEVEL].copy(), level_max=nt[:, acc.T_LEVEL_MAX].copy(),
-            full_time=nt[:, acc.T_FULL].copy(), empty_time=nt[:, acc.T_EMPTY].copy(),
-            produced=self.produced, scrapped_at=self.scrapped_at,
-            completed=self.completed, scrapped=self.scrapped,
+            **acc.time_fields(self.nt, self.la), produced=self.produced,
+            scrapped_at=self.scrapped_at, completed=self.completed, scrapped=self.scrapped,
             lead_times=np.array(self.lead_times, np.float64),
-            wip_area=float(self.la[acc.L_WIP_AREA]), wip_max=float(self.la[acc.L_WIP_MAX]),
             released=self.released, finished=self.finished, in_process=self.wip,
             events=self.events, deadlock=self.deadlock is not None, deadlock_time=time,
             deadlock_nodes=nodes, trace=self.trace,

@@ -239,8 +239,8 @@ def _station(i: int, spec, products: tuple[Product, ...], problems: _Problems):
     node = None
     if isinstance(sid, str):
         route = fields.get("route", "order")
-        releases = _releases(fields.get("release"), products) if kind == SOURCE else frozenset()
         release = fields.get("release")
+        releases = _releases(release, products) if kind == SOURCE else frozenset()
         saturated = kind == SOURCE and release is not None and release.interarrival is None
         node = _Node(sid, kind, i, route, releases, fields.get("output"), saturated)
     if len(problems) > n_before:
@@ -819,7 +819,8 @@ def _structure(nodes: dict[str, _Node], edges: list, products: tuple[Product, ..
     _zero_time_paths(nodes, graph, {n for n, node in nodes.items() if node.saturated}, problems)
 
 
-def _zero_time_paths(nodes: dict[str, _Node], graph: nx.DiGraph, saturated: set, problems: _Problems) -> None:
+def _zero_time_paths(nodes: dict[str, _Node], graph: nx.DiGraph, saturated: set,
+                     problems: _Problems) -> None:
     """A saturated source with a path to a sink through buffers only would release
     endless parts at the same instant."""
     passive = {n for n, node in nodes.items() if node.kind in (BUFFER, SINK)}

@@ -121,17 +121,13 @@ def _run_kernel(arrays: st.LineArrays, state: st.State, key, replication: int) -
 
 
 def _result(c: CompiledLine, s: st.State, trace: bool, exits: bool) -> ReplicationResult:
-    ints, nt = s.ints, s.nt
+    ints = s.ints
     deadlock = bool(ints[st.I_DEADLOCK])
     nodes = tuple(c.node_ids[n] for n in np.flatnonzero(s.stuck)) if deadlock else ()
     return ReplicationResult(
-        state_time=nt[:, acc.T_WORKING:acc.T_WAITRES + 1].copy(),
-        level_area=nt[:, acc.T_LEVEL].copy(), level_max=nt[:, acc.T_LEVEL_MAX].copy(),
-        full_time=nt[:, acc.T_FULL].copy(), empty_time=nt[:, acc.T_EMPTY].copy(),
-        produced=s.produced, scrapped_at=s.scrapped_at,
+        **acc.time_fields(s.nt, s.la), produced=s.produced, scrapped_at=s.scrapped_at,
         completed=int(ints[st.I_COMPLETED]), scrapped=int(ints[st.I_SCRAPPED]),
         lead_times=s.lead[:ints[st.I_N_LEAD]].copy(),
-        wip_area=float(s.la[acc.L_WIP_AREA]), wip_max=float(s.la[acc.L_WIP_MAX]),
         released=int(ints[st.I_RELEASED]), finished=int(ints[st.I_FINISHED]),
         in_process=int(ints[st.I_WIP]), events=int(ints[st.I_EVENTS]), deadlock=deadlock,
         deadlock_time=float(s.floats[st.F_DEADLOCK_TIME]) if deadlock else math.nan,
