@@ -1,4 +1,4 @@
-"""How the kernel is compiled (`twin.engines.fast.codegen`): plain indices inside the block only."""
+"""How the kernel is compiled (`twin.engines.fast.codegen`): its settings apply inside the block only."""
 
 from __future__ import annotations
 
@@ -29,3 +29,22 @@ def test_wraparound_is_off_only_inside_the_block():
     assert arrayobj.fix_integer_index is original
     assert _last_item()(values, -1) == 4.0  # numba's default again
 
+
+
+def _add_into():
+    @njit
+    def add_into(a, b):
+        a[0] = 1.0
+        b[0] = 2.0
+        return a[0]  # with `noalias`, a store to b cannot change a[0]
+
+    return add_into
+
+
+def test_noalias_only_inside_the_block():
+    with codegen.noalias_arguments():
+        noalias = _add_into()
+        values = np.zeros(1)
+        assert noalias(values, np.zeros(1)) == 1.0
+        assert noalias(values, values) == 1.0  # what noalias allows: the stale value, not 2.0
+    assert _add_into()(values, values) == 2.0  # numba's default again

@@ -113,7 +113,7 @@ def _run_kernel(arrays: st.LineArrays, state: st.State, key, replication: int) -
         if k.run_kernel.signatures:
             return k.run_kernel(arrays, state, key, replication)
         int64 = numba.types.int64
-        with codegen.without_wraparound():
+        with codegen.without_wraparound(), codegen.noalias_arguments():
             k.fire.compile((numba.typeof(arrays), numba.typeof(state), int64, int64, int64, int64))
             k.start.compile((numba.typeof(arrays), numba.typeof(state), numba.typeof(key), int64))
             with codegen.inline_threshold(codegen.KERNEL_INLINE_THRESHOLD):

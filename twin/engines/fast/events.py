@@ -37,6 +37,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from twin.engines.fast.codegen import JIT
+
 # columns of EventList.data
 EV_KIND, EV_NODE, EV_ARG, EV_TOKEN, EV_POS, EV_NEXT_FREE = range(6)
 N_EV_COLUMNS = 6
@@ -44,7 +46,6 @@ N_EV_COLUMNS = 6
 M_SIZE, M_SEQ, M_FREE, M_TAKEN = range(4)
 #: the heap's root as an argument (an int64, not a literal: numba would compile a variant)
 ROOT = np.int64(0)
-JIT = {"cache": True, "nogil": True, "_nrt": False}
 
 
 class EventList(NamedTuple):

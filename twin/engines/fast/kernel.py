@@ -45,6 +45,7 @@ from twin.compile import (
 )
 from twin.distributions import sample
 from twin.engines.fast import events as evl
+from twin.engines.fast.codegen import JIT
 from twin.engines.fast.state import (
     CE_LAST, CE_PART, CE_PHASE, CE_TOOL, D_CODE, D_P0, D_P1, D_P2, F_DEADLOCK_TIME, F_NOW, F_W_END,
     F_W_START, I_AG_HEAD, I_AG_LEN, I_BLOCKED, I_COMPLETED, I_DEADLOCK, I_ERROR, I_EVENTS,
@@ -62,7 +63,6 @@ from twin.engines.fast.state import (
 from twin.streams import replication_keys, uniform
 
 #: compile options (see the module docstring)
-JIT = {"cache": True, "nogil": True, "_nrt": False}
 SMALL = {**JIT, "inline": "always"}
 ONCE = SMALL  # the same options; the name says why the function is inlined
 

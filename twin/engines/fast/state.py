@@ -40,6 +40,7 @@ from numba import njit
 from twin import accounting as acc
 from twin.compile import K_SINK, NODE_PURPOSES, CompiledLine
 from twin.engines.fast import events as evl
+from twin.engines.fast.codegen import JIT
 
 # columns of LineArrays.node
 (N_KIND, N_PLACES, N_ROUTE, N_OUT, N_OUT_END, N_IN, N_IN_END, N_MODE, N_MODE_END, N_SEQ, N_SEQ_END,
@@ -210,7 +211,7 @@ def new_state(L: LineArrays, w_start: float, w_end: float,
         ev=evl.new_event_list(n_parts + n_modes + 2 * n_nodes + len(injections) + 8))
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@njit(**JIT)
 def lacks_room(S: State) -> tuple[bool, bool, bool]:
     """Whether the next event might not find room for lead times, exit times, trace rows.
 
