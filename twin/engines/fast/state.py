@@ -27,7 +27,10 @@ The tables the kernel reads on every event are column-major (Fortran order):
 their columns are literal constants, so the offset of a column is computed
 once per run and an access costs an addition, where a row-major access
 multiplies the row by the run-time row length (about 6 % of the kernel's
-time on `lines/bench_10.yaml`).
+time on `lines/bench_10.yaml`). Each has at least two rows (`MIN_ROWS`):
+a table of one row, or none, is also row-major, numba would type it so and
+compile another kernel for that line, outside the settings of
+:mod:`.codegen` (about five times slower).
 """
 
 from __future__ import annotations
@@ -99,6 +102,16 @@ class LineArrays(NamedTuple):
     max_parts: int
 
 
+#: rows of a column-major table at least (see the module docstring)
+MIN_ROWS = 2
+
+
+def _column_major(table: np.ndarray) -> np.ndarray:
+    """`table` in Fortran order, padded with rows of zeros (never read) to `MIN_ROWS` rows."""
+    padding = np.zeros((max(MIN_ROWS - table.shape[0], 0), table.shape[1]), table.dtype)
+    return np.asfortranarray(np.concatenate([table, padding]))
+
+
 def line_arrays(c: CompiledLine) -> LineArrays:
     """Pack a compiled line's per-node, per-in-edge, per-distribution and per-mode arrays."""
     n = c.n_nodes
@@ -117,7 +130,7 @@ def line_arrays(c: CompiledLine) -> LineArrays:
     for column, values in columns.items():
         node[:, column] = values
     node[:, N_STREAM:] = c.stream
-    F = np.asfortranarray  # see the module docstring
+    F = _column_major  # see the module docstring
     return LineArrays(
         node=F(node), node_f=F(np.stack([c.scrap, c.cal_period], axis=1).reshape(n, 2)),
         places=c.places, out_target=c.out_target, out_p=c.out_p, out_admit=c.out_admit,
@@ -169,8 +182,9 @@ def new_state(L: LineArrays, w_start: float, w_end: float,
               agenda_capacity: int, trace_capacity: int) -> State:
     """A fresh state for one replication; `injections` are (at, down_for, node indices)."""
     n_nodes, n_modes = L.node.shape[0], L.mode.shape[0]
-    n_parts = max(L.max_parts, 1)
-    n_cells = max(int(np.where(L.node[:, N_KIND] == K_SINK, 0, L.places).sum()), 1)
+    n_modes = max(n_modes, MIN_ROWS)  # column-major tables: see the module docstring
+    n_parts = max(L.max_parts, MIN_ROWS)
+    n_cells = max(int(np.where(L.node[:, N_KIND] == K_SINK, 0, L.places).sum()), MIN_ROWS)
     part_i = np.full((n_parts, 8), -1, np.int64, order="F")
     part_i[:, PI_NEXT_FREE] = np.arange(1, n_parts + 1)
     part_i[-1, PI_NEXT_FREE] = -1
