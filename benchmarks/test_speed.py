@@ -17,7 +17,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from serial_line import idiomatic_simpy  # noqa: E402
+from serial_line import inline_simpy, interrupt_simpy  # noqa: E402
 
 from twin.engines.fast import run_replication as fast_replication  # noqa: E402
 from twin.engines.fast import run_replications  # noqa: E402
@@ -52,9 +52,10 @@ def test_reference_one_replication(benchmark, bench_line):
     _events_per_second(benchmark, result.events)
 
 
-def test_idiomatic_simpy(benchmark, bench_line):
+@pytest.mark.parametrize("simpy_model", [interrupt_simpy, inline_simpy], ids=lambda f: f.__name__)
+def test_hand_written_simpy(benchmark, bench_line, simpy_model):
     n, line = bench_line
-    benchmark.pedantic(idiomatic_simpy, args=(n, 20 * HOUR, 1), rounds=3)
+    benchmark.pedantic(simpy_model, args=(n, 20 * HOUR, 1), rounds=3)
     events = fast_replication(line, 0.0, 20 * HOUR, 1, 0).events  # the same work, in model events
     _events_per_second(benchmark, events)
 
