@@ -208,6 +208,43 @@ def lines() -> st.SearchStrategy[Line]:
 
 
 @st.composite
+def plain_line_documents(draw) -> dict:
+    """A random line the fast kernel runs in its plain variant (`state.is_plain`): one
+    product; sources (saturated or not), machines of one to three servers with failures
+    of both bases, buffers, sinks; routing `order` over one or more out-edges."""
+    sources = [{"id": f"src{i}", "kind": "source",
+                "release": {"interarrival": draw(durations(10.0, 120.0))} if draw(st.booleans())
+                else "saturated"} for i in range(draw(st.integers(1, 2)))]
+    layers = []
+    for k in range(draw(st.integers(1, 4))):
+        layer = []
+        for j in range(draw(st.integers(1, 2))):
+            sid = f"s{k}-{j}"
+            if draw(st.integers(0, 2)) == 0:
+                layer.append({"id": sid, "kind": "buffer", "capacity": draw(st.integers(1, 4))})
+            else:
+                layer.append({"id": sid, "kind": "machine", "servers": draw(st.integers(1, 3)),
+                              "process_time": draw(durations()), "failures": draw(failures())})
+        layers.append(layer)
+    for spec in layers[-1]:  # no buffer leads to a sink (see the module docstring)
+        if spec["kind"] == "buffer":
+            spec.update(kind="machine", servers=1, process_time=draw(durations()))
+            del spec["capacity"]
+    sinks = [{"id": f"out{i}", "kind": "sink"} for i in range(draw(st.integers(1, 2)))]
+    stages = [sources, *layers, sinks]
+    edges = []
+    for k, stage in enumerate(stages[:-1]):
+        following = [t["id"] for t in stages[k + 1]]
+        feeder = {t: draw(st.sampled_from(stage))["id"] for t in following}
+        for spec in stage:
+            required = [t for t in following if feeder[t] == spec["id"]] or [draw(st.sampled_from(following))]
+            extra = draw(st.lists(st.sampled_from(following), max_size=1))
+            edges += [{"from": spec["id"], "to": t}
+                      for t in draw(st.permutations(list(dict.fromkeys(required + extra))))]
+    return {"line": "plain", "stations": [s for stage in stages for s in stage], "edges": edges}
+
+
+@st.composite
 def injections(draw, line: Line, horizon: float) -> tuple[Injection, ...]:
     """Zero to two outages of one station or of all, within `horizon` seconds."""
     stations = [s.id for s in line.stations if s.kind in ("machine", "conveyor", "assembly")]

@@ -505,17 +505,18 @@ def test_heap_cancel_and_reschedule():
     assert evl.full(ev)
 
 
-def test_one_kernel_serves_every_line():
+def test_one_kernel_per_variant_serves_every_line():
     """Lines with no failure mode, one in-edge, one part place, products, trace and exits all
-    give the kernel the same argument types: numba compiles it once, with the settings of
-    `codegen` (a second signature would be compiled without them)."""
+    give the kernel the same argument types but for the variant (`state.is_plain`): numba
+    compiles it twice at most, each with the settings of `codegen` (another signature would
+    be compiled without them)."""
     from twin.engines.fast import kernel
     tiny = make_line([("part", 1.0)], [src("s"), machine("m", const(5.0)), Station("out", "sink", 0)],
                      [("s", "m"), ("m", "out")])
     for line in [tiny, serial_line(), products_line(), *(load_line(p) for p in LINES)]:
         fast.run_replication(line, 0.0, 600.0, 1, 0, trace=True, exits=True)
         fast.run_replication(line, 0.0, 600.0, 1, 1)
-    assert len(kernel.run_kernel.overloads) == 1
+    assert len(kernel.run_kernel.overloads) == 2
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -94,6 +94,7 @@ def run_replications(line: Line, warmup: float, duration: float, seed: int, repl
 
 _first_call = threading.Lock()
 _packed: weakref.WeakKeyDictionary[CompiledLine, st.LineArrays] = weakref.WeakKeyDictionary()
+_ready: set[int] = set()  # the kernel variants (`LineArrays.variant.ndim`) ready in this process
 
 
 def _arrays(compiled: CompiledLine) -> st.LineArrays:
@@ -105,19 +106,22 @@ def _arrays(compiled: CompiledLine) -> st.LineArrays:
 
 
 def _run_kernel(arrays: st.LineArrays, state: st.State, key, replication: int) -> int:
-    """Call the kernel; its first call in a process compiles it (or loads it from the cache)
-    with the settings of :mod:`.codegen`."""
-    if k.run_kernel.signatures:
+    """Call the kernel; the first call of each variant (`state.is_plain`) in a process
+    compiles it (or loads it from the cache) with the settings of :mod:`.codegen`."""
+    variant = arrays.variant.ndim
+    if variant in _ready:
         return k.run_kernel(arrays, state, key, replication)
     with _first_call:
-        if k.run_kernel.signatures:
+        if variant in _ready:
             return k.run_kernel(arrays, state, key, replication)
-        int64 = numba.types.int64
+        int64, line_type, state_type = numba.types.int64, numba.typeof(arrays), numba.typeof(state)
         with codegen.without_wraparound(), codegen.noalias_arguments():
-            k.fire.compile((numba.typeof(arrays), numba.typeof(state), int64, int64, int64, int64))
-            k.start.compile((numba.typeof(arrays), numba.typeof(state), numba.typeof(key), int64))
+            k.fire.compile((line_type, state_type, int64, int64, int64, int64))
+            k.start.compile((line_type, state_type, numba.typeof(key), int64))
             with codegen.inline_threshold(codegen.KERNEL_INLINE_THRESHOLD):
-                return k.run_kernel(arrays, state, key, replication)
+                k.run_kernel.compile((line_type, state_type, numba.typeof(key), int64))
+        _ready.add(variant)
+    return k.run_kernel(arrays, state, key, replication)
 
 
 def _result(c: CompiledLine, s: st.State, trace: bool, exits: bool) -> ReplicationResult:

@@ -28,6 +28,10 @@ numba; the others (``JIT``) are compiled once each, then inlined by LLVM into
 :func:`run_kernel` (see ``twin.engines.fast._run_kernel``). Constants passed
 as arguments are int64 values (``_codes``, ``NONE``): numba compiles a
 function anew for each *literal* argument value it is called with.
+
+Variants. Every function is compiled twice, for the two types the line's
+arrays can have (`state.is_plain`); in the plain variant :func:`general` is
+the constant False, and the branches for the other features are compiled out.
 """
 
 from __future__ import annotations
@@ -194,6 +198,13 @@ def halted(S, n):
 
 
 @njit(**SMALL)
+def general(L):
+    """False in the kernel compiled for plain lines (`state.is_plain`): a constant, so the
+    branches only other lines take are compiled out of it."""
+    return L.variant.ndim == 2
+
+
+@njit(**SMALL)
 def has_servers(L, n):
     return L.node[n, N_KIND] == K_MACHINE or L.node[n, N_KIND] == K_ASSEMBLY
 
@@ -339,14 +350,6 @@ def fire(L, S, kind, n, arg, token):
         valid = process_end(L, S, n, arg, token)
     elif kind == E_CREATE:
         valid = create(L, S, n)
-    elif kind == E_TRAVEL_END:
-        valid = travel_end(L, S, n, arg, token)
-    elif kind == E_SETUP_END:
-        valid = setup_end(L, S, n, arg, token)
-    elif kind == E_LOAD_END:
-        valid = load_end(L, S, n, arg, token)
-    elif kind == E_UNLOAD_END:
-        valid = unload_end(L, S, n, arg, token)
     elif kind == E_FAIL:
         valid = fail(L, S, n, arg, token)
     elif kind == E_REPAIR:
@@ -355,6 +358,16 @@ def fire(L, S, kind, n, arg, token):
         valid = inject(L, S, arg)
     elif kind == E_INJECT_END:
         valid = inject_end(L, S, arg)
+    elif not general(L):  # a plain line schedules no other events
+        valid = False
+    elif kind == E_TRAVEL_END:
+        valid = travel_end(L, S, n, arg, token)
+    elif kind == E_SETUP_END:
+        valid = setup_end(L, S, n, arg, token)
+    elif kind == E_LOAD_END:
+        valid = load_end(L, S, n, arg, token)
+    elif kind == E_UNLOAD_END:
+        valid = unload_end(L, S, n, arg, token)
     elif kind == E_CALENDAR_OFF:
         valid = calendar_off(L, S, n)
     else:
@@ -363,7 +376,7 @@ def fire(L, S, kind, n, arg, token):
         return
     S.ints[I_EVENTS] += 1
     work_agenda(L, S)
-    if L.cyclic and S.ints[I_BLOCKED] != 0:
+    if general(L) and L.cyclic and S.ints[I_BLOCKED] != 0:
         check_deadlock(L, S)
 
 
@@ -386,7 +399,9 @@ def create(L, S, n):
     """A source creates a part; its product from the sequence or the mix."""
     first, last = L.node[n, N_SEQ], L.node[n, N_SEQ_END]
     n_products = L.mix_cum.shape[0]
-    if last > first:
+    if not general(L):
+        product = 0
+    elif last > first:
         product = L.seq_product[first + S.node_i[n, NI_SEQ_POS] % (last - first)]
         S.node_i[n, NI_SEQ_POS] += 1
     elif n_products > 1:
@@ -457,7 +472,9 @@ def process_end(L, S, n, p, token):
         S.produced[n, S.part_i[p, PI_PRODUCT]] += 1
     record(S, T_DONE, p, n, server)
     scrap = L.node_f[n, NF_SCRAP]
-    if scrap > 0.0 and uniform(S.keys, S.counters, stream(L, n, S_SCRAP)) < scrap:
+    if not general(L):
+        part_ready(L, S, n, server, p)
+    elif scrap > 0.0 and uniform(S.keys, S.counters, stream(L, n, S_SCRAP)) < scrap:
         scrap_part(L, S, n, server, p)
     elif L.node[n, N_UNLOAD_RES] >= 0:
         request_resource(L, S, n, server, PH_WAIT_UNLOAD)
@@ -585,9 +602,9 @@ def set_halt(L, S, n, column, delta):
     elif was_halted and not halted(S, n):
         resume(L, S, n)
         sync_clocks(L, S, n)
-        if L.node[n, N_LOAD_RES] >= 0:
+        if general(L) and L.node[n, N_LOAD_RES] >= 0:
             serve(L, S, L.node[n, N_LOAD_RES])
-        if L.node[n, N_UNLOAD_RES] >= 0:
+        if general(L) and L.node[n, N_UNLOAD_RES] >= 0:
             serve(L, S, L.node[n, N_UNLOAD_RES])
         append_agenda(S, TRY_OUT, n)
         append_agenda(S, TRY_IN, n)
@@ -603,6 +620,8 @@ def running_part(L, S, n, k):
         if S.cell[cell, CE_PART] >= 0 and (phase == PH_LOAD or phase == PH_SETUP
                                            or phase == PH_WORKING or phase == PH_UNLOAD):
             return S.cell[cell, CE_PART]
+        return NONE
+    if not general(L):  # only conveyors' parts travel
         return NONE
     p = fifo_at(L, S, n, k)
     return p if S.part_i[p, PI_TRAVELING] != 0 else -1
@@ -634,7 +653,9 @@ def start_timer(L, S, n, server, p, delay):
     S.part_f[p, PF_DUE] = S.floats[F_NOW] + delay
     token = new_token(S)
     S.part_i[p, PI_TOKEN] = token
-    if L.node[n, N_KIND] == K_CONVEYOR:
+    if not general(L):
+        kind = E_PROCESS_END
+    elif L.node[n, N_KIND] == K_CONVEYOR:
         kind = E_TRAVEL_END
     else:
         phase = S.cell[server_cell(L, n, server), CE_PHASE]
@@ -709,7 +730,7 @@ def free_places(L, S, n, pred):
     kind = L.node[n, N_KIND]
     if kind == K_SINK:
         return UNLIMITED
-    if kind == K_ASSEMBLY:
+    if general(L) and kind == K_ASSEMBLY:
         r = input_rank(L, n, pred)
         return L.in_edge[r, IE_NEED] - S.kit_len[r]
     return L.places[n] - S.node_i[n, NI_OCCUPIED]
@@ -722,7 +743,7 @@ def choose_successor(L, S, n, p):
     first = L.node[n, N_OUT]
     n_out = L.node[n, N_OUT_END] - first
     product = S.part_i[p, PI_PRODUCT]
-    if route == R_PROBABILITY:
+    if general(L) and route == R_PROBABILITY:
         if S.part_i[p, PI_TARGET] < 0:
             S.part_i[p, PI_TARGET] = pick_by_probability(L, S, n, product)
             if S.part_i[p, PI_TARGET] < 0:
@@ -733,9 +754,9 @@ def choose_successor(L, S, n, p):
     best_key = 0
     for k in range(n_out):  # the open eligible edges, in edge order
         e = first + k
-        if not L.out_admit[e, product] or not can_take(L, S, L.out_target[e], n):
+        if (general(L) and not L.out_admit[e, product]) or not can_take(L, S, L.out_target[e], n):
             continue
-        if route == R_ORDER:
+        if not general(L) or route == R_ORDER:
             return k
         if route == R_SHORTEST_QUEUE:  # most free places; ties: lowest position
             key = free_places(L, S, L.out_target[e], n)
@@ -779,8 +800,8 @@ def may_go(L, S, pred, p, target):
     first = L.node[pred, N_OUT]
     product = S.part_i[p, PI_PRODUCT]
     for k in range(L.node[pred, N_OUT_END] - first):
-        if L.out_target[first + k] == target and L.out_admit[first + k, product]:
-            if L.node[pred, N_ROUTE] != R_PROBABILITY or S.part_i[p, PI_TARGET] == k:
+        if L.out_target[first + k] == target and (not general(L) or L.out_admit[first + k, product]):
+            if not general(L) or L.node[pred, N_ROUTE] != R_PROBABILITY or S.part_i[p, PI_TARGET] == k:
                 return True
     return False
 
@@ -858,7 +879,7 @@ def try_in(L, S, n):
     kind = L.node[n, N_KIND]
     if kind == K_SOURCE or kind == K_SINK:
         return
-    if kind == K_ASSEMBLY:
+    if general(L) and kind == K_ASSEMBLY:
         assemble(L, S, n)
     while True:
         pred, p = longest_waiting(L, S, n)
@@ -876,12 +897,12 @@ def move(L, S, n, p, k):
     """The part leaves `n` through out-edge position k and enters its target."""
     first = L.node[n, N_OUT]
     target = L.out_target[first + k]
-    if L.node[n, N_ROUTE] == R_ROUND_ROBIN:
+    if general(L) and L.node[n, N_ROUTE] == R_ROUND_ROBIN:
         S.node_i[n, NI_RR] = (k + 1) % (L.node[n, N_OUT_END] - first)
     leave(L, S, n, p)
     enter(L, S, target, p, n)
     kind = L.node[n, N_KIND]
-    if (kind == K_BUFFER or kind == K_CONVEYOR) and S.node_i[n, NI_OCCUPIED] > 0:
+    if (kind == K_BUFFER or (general(L) and kind == K_CONVEYOR)) and S.node_i[n, NI_OCCUPIED] > 0:
         head = fifo_at(L, S, n, 0)
         if S.part_i[head, PI_TRAVELING] == 0:
             S.part_f[head, PF_READY] = S.floats[F_NOW]
@@ -905,7 +926,7 @@ def leave(L, S, n, p):
         count(S, n, acc.C_BLOCKED, -1)
         return
     fifo_popleft(L, S, n)
-    if kind == K_CONVEYOR:
+    if general(L) and kind == K_CONVEYOR:
         count(S, n, acc.C_BLOCKED, -1)
     elif kind == K_SOURCE:
         release(L, S, n, p)
@@ -928,7 +949,7 @@ def enter(L, S, n, p, pred):
     now = S.floats[F_NOW]
     touch(L, S, n)
     kind = L.node[n, N_KIND]
-    if kind == K_ASSEMBLY:
+    if general(L) and kind == K_ASSEMBLY:
         r = input_rank(L, n, pred)
         S.kit[L.in_edge[r, IE_KIT] + S.kit_len[r]] = p
         S.kit_len[r] += 1
@@ -961,7 +982,7 @@ def enter(L, S, n, p, pred):
     fifo_append(L, S, n, p)
     record(S, T_ENTER, p, n, -1)
     occupied = S.node_i[n, NI_OCCUPIED]
-    if kind == K_BUFFER:
+    if kind == K_BUFFER or not general(L):
         if occupied == 1:
             S.part_f[p, PF_READY] = now
             append_agenda(S, TRY_OUT, n)
@@ -982,7 +1003,7 @@ def enter(L, S, n, p, pred):
 @njit(**JIT)
 def start_service(L, S, n, server, p):
     """A part took a server: loading by a resource if the node has `load`, then setup."""
-    if L.node[n, N_LOAD_RES] >= 0:
+    if general(L) and L.node[n, N_LOAD_RES] >= 0:
         request_resource(L, S, n, server, PH_WAIT_LOAD)
     else:
         start_setup(L, S, n, server, p)
@@ -992,6 +1013,9 @@ def start_service(L, S, n, server, p):
 def start_setup(L, S, n, server, p):
     """A due tool change, then a setup if the product changed on this server (SPEC §3.6.8),
     as one setup phase; then processing."""
+    if not general(L):
+        start_processing(L, S, n, server, p)
+        return
     cell = server_cell(L, n, server)
     previous = S.cell[cell, CE_LAST]
     product = S.part_i[p, PI_PRODUCT]

@@ -41,7 +41,9 @@ import numpy as np
 from numba import njit
 
 from twin import accounting as acc
-from twin.compile import K_SINK, NODE_PURPOSES, CompiledLine
+from twin.compile import (
+    K_BUFFER, K_MACHINE, K_SINK, K_SOURCE, NODE_PURPOSES, R_ORDER, CompiledLine,
+)
 from twin.engines.fast import events as evl
 from twin.engines.fast.codegen import JIT
 
@@ -98,6 +100,7 @@ class LineArrays(NamedTuple):
     mode: np.ndarray  # int64 (modes, 5)
     resource_capacity: np.ndarray
     stream_hashes: np.ndarray
+    variant: np.ndarray  # empty; its number of dimensions is the kernel variant (`is_plain`)
     cyclic: bool
     max_parts: int
 
@@ -112,8 +115,30 @@ def _column_major(table: np.ndarray) -> np.ndarray:
     return np.asfortranarray(np.concatenate([table, padding]))
 
 
-def line_arrays(c: CompiledLine) -> LineArrays:
-    """Pack a compiled line's per-node, per-in-edge, per-distribution and per-mode arrays."""
+def is_plain(c: CompiledLine) -> bool:
+    """Whether the line is *plain*: one product released by its sources; sources, machines,
+    buffers and sinks only; routing `order`; no setups, tool changes, load or unload
+    resources, scrap, planned downtime or cycles (failures, several servers, arrivals,
+    injections and the trace are all allowed).
+
+    The kernel is compiled once for plain lines and once for the others: the variant is
+    the number of dimensions of ``LineArrays.variant`` (1: plain, 2: general), part of the
+    arrays' numba type, so in the plain kernel every test of `kernel.general` is the
+    constant False and LLVM drops the branches a plain line never takes.
+    """
+    return bool(
+        len(c.product_ids) == 1
+        and np.isin(c.kind, (K_SOURCE, K_MACHINE, K_BUFFER, K_SINK)).all()
+        and (c.route == R_ORDER).all()
+        and (c.setup_dist < 0).all() and (c.tool_every < 0).all()
+        and (c.load_resource < 0).all() and (c.unload_resource < 0).all()
+        and (c.scrap == 0.0).all() and len(c.cal_off) == 0 and not c.cyclic)
+
+
+def line_arrays(c: CompiledLine, plain: bool | None = None) -> LineArrays:
+    """Pack a compiled line's per-node, per-in-edge, per-distribution and per-mode arrays
+    (`plain`: the kernel variant, by default `is_plain`; a plain line runs on either)."""
+    plain = is_plain(c) if plain is None else plain
     n = c.n_nodes
     cell_start = np.zeros(n + 1, np.int64)
     cell_start[1:] = np.cumsum(np.where(c.kind == K_SINK, 0, c.places))
@@ -141,7 +166,7 @@ def line_arrays(c: CompiledLine) -> LineArrays:
         mode=np.stack([c.mode_basis, c.mode_ttf, c.mode_ttr, c.mode_ttf_stream, c.mode_ttr_stream],
                       axis=1).reshape(-1, 5),
         resource_capacity=c.resource_capacity, stream_hashes=c.stream_hashes,
-        cyclic=c.cyclic, max_parts=c.max_parts)
+        variant=np.zeros((0,) * (1 if plain else 2)), cyclic=c.cyclic, max_parts=c.max_parts)
 
 
 class State(NamedTuple):
