@@ -982,7 +982,7 @@ def enter(L, S, n, p, pred):
     fifo_append(L, S, n, p)
     record(S, T_ENTER, p, n, -1)
     occupied = S.node_i[n, NI_OCCUPIED]
-    if kind == K_BUFFER or not general(L):
+    if kind == K_BUFFER or not general(L):  # a plain line's only FIFO node entered: buffers
         if occupied == 1:
             S.part_f[p, PF_READY] = now
             append_agenda(S, TRY_OUT, n)
