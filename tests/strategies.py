@@ -128,14 +128,22 @@ def source(draw, sid: str, products: list[str]) -> dict:
     return spec
 
 
+def required_targets(draw, stage: list[dict], following: list[str]) -> dict[str, list[str]]:
+    """For each node of `stage`, the nodes of the next stage it must feed: every node of
+    `following` gets a feeder, and every node of `stage` feeds at least one."""
+    feeder = {t: draw(st.sampled_from(stage))["id"] for t in following}
+    return {spec["id"]: [t for t in following if feeder[t] == spec["id"]]
+            or [draw(st.sampled_from(following))] for spec in stage}
+
+
 @st.composite
 def out_edges(draw, sid: str, required: list[str], targets: list[str],
-              products: list[str]) -> tuple[str, list[dict]]:
-    """A routing policy and out-edges of `sid`: to `required`, maybe to more of `targets`, in
-    some order; the first edge admits every product."""
+              products: list[str], routes: tuple[str, ...] = ROUTES) -> tuple[str, list[dict]]:
+    """A routing policy (one of `routes`) and out-edges of `sid`: to `required`, maybe to more
+    of `targets`, in some order; the first edge admits every product."""
     extra = draw(st.lists(st.sampled_from(targets), max_size=2, unique=True))
     chosen = draw(st.permutations(list(dict.fromkeys(required + extra))))
-    route = draw(st.sampled_from(ROUTES))
+    route = draw(st.sampled_from(routes))
     weights = [draw(st.integers(1, 5)) for _ in chosen]
     edges = []
     for i, target in enumerate(chosen):
@@ -166,13 +174,12 @@ def line_documents(draw) -> dict:
     back_targets: list[str] = []
     for k, stage in enumerate(stages[:-1]):
         following = [t["id"] for t in stages[k + 1]]
-        feeder = {t: draw(st.sampled_from(stage))["id"] for t in following}  # every node gets a part
+        required = required_targets(draw, stage, following)
         for spec in stage:
-            required = [t for t in following if feeder[t] == spec["id"]] or [draw(st.sampled_from(following))]
             targets = following
             if 0 < k and spec["kind"] != "buffer" and draw(st.integers(0, 4)) == 0:  # skip to a sink
                 targets = following + [t["id"] for t in sinks if t["id"] not in following]
-            spec["route"], out = draw(out_edges(spec["id"], required, targets, products))
+            spec["route"], out = draw(out_edges(spec["id"], required[spec["id"]], targets, products))
             edges.extend(out)
     machines = [(k, s["id"]) for k, layer in enumerate(layers) for s in layer if s["kind"] == "machine"]
     if machines and draw(st.booleans()):  # rework: a machine sends some parts back
@@ -235,12 +242,11 @@ def plain_line_documents(draw) -> dict:
     edges = []
     for k, stage in enumerate(stages[:-1]):
         following = [t["id"] for t in stages[k + 1]]
-        feeder = {t: draw(st.sampled_from(stage))["id"] for t in following}
+        required = required_targets(draw, stage, following)
         for spec in stage:
-            required = [t for t in following if feeder[t] == spec["id"]] or [draw(st.sampled_from(following))]
-            extra = draw(st.lists(st.sampled_from(following), max_size=1))
-            edges += [{"from": spec["id"], "to": t}
-                      for t in draw(st.permutations(list(dict.fromkeys(required + extra))))]
+            spec["route"], out = draw(out_edges(spec["id"], required[spec["id"]], following, ["part"],
+                                                routes=("order",)))
+            edges += out
     return {"line": "plain", "stations": [s for stage in stages for s in stage], "edges": edges}
 
 

@@ -8,6 +8,7 @@ engine event for event. Every feature outside the plain set makes a line general
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +21,8 @@ from twin.engines import fast, reference
 from twin.engines.fast import state
 from twin.model.load import load_line
 from twin.model.validate import validate
+
+LINES = Path(__file__).resolve().parent.parent / "lines"
 
 
 def run_variant(monkeypatch, line, plain: bool, *args, **kwargs):
@@ -47,7 +50,7 @@ def test_plain_lines_agree_on_both_variants_and_the_reference(monkeypatch, data,
 
 def test_benchmark_lines_are_plain():
     for n in (10, 20):
-        assert state.is_plain(compile_line(load_line(f"lines/bench_{n}.yaml")))
+        assert state.is_plain(compile_line(load_line(LINES / f"bench_{n}.yaml")))
 
 
 BASE = {"line": "serial", "stations": [

@@ -1,9 +1,10 @@
-"""How the kernel is compiled: one inlined function, without negative-index wraparound.
+"""How the kernel is compiled: one inlined function, without negative-index wraparound,
+with array arguments that do not alias.
 
-Two code-generation settings make the kernel several times faster than numba's
+Three code-generation settings make the kernel several times faster than numba's
 defaults. They apply only while :func:`twin.engines.fast._run_kernel` compiles
-the kernel (its first call in a process, or a load from numba's cache), under
-a lock:
+a kernel variant (its first call in a process, or a load from numba's cache),
+under a lock:
 
 * **Inlining.** The kernel is written as many small functions over two named
   tuples of arrays. Numba passes such tuples by value, field by field, so a
