@@ -203,12 +203,6 @@ def _remove_at(ev, i):
 
 
 @njit(**JIT)
-def pop(ev):
-    """Remove the next event and return its slot; its fields stay readable until the next push."""
-    return _remove_at(ev, ROOT)
-
-
-@njit(**JIT)
 def take(ev):
     """The next event's slot, left at the root until the next :func:`push` reuses it or
     :func:`drop` removes it; its fields stay readable until then."""
