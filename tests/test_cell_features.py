@@ -121,3 +121,31 @@ def test_assembly_output_equals_the_slowest_input(engine):
     assert res.lead_times.min() >= 10.0
     assert res.lead_times.max() > 10.0 + 1e-9
     assert res.produced[line.index("asm"), line.product_ids.index("unit")] == 480
+
+
+KIT_PULL = """
+line: kit-pull
+products: [{id: a, mix: 0.5}, {id: b, mix: 0.5}, {id: ab, mix: 0.0}]
+stations:
+  - {id: sa, kind: source, release: {sequence: [a]}}
+  - {id: sb, kind: source, release: {sequence: [b]}}
+  - {id: x, kind: machine, process_time: 20s}
+  - {id: y, kind: machine, process_time: 5s}
+  - {id: asm, kind: assembly, servers: 2, inputs: {x: 1, y: 1}, output: ab, process_time: 100s}
+  - {id: out, kind: sink}
+edges: [[sa, x], [sb, y], [x, asm], [y, asm], [asm, out]]
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_assembling_frees_the_kit_places_for_waiting_parts(engine):
+    """y (5 s) fills the kit's y place at 5 s; its next part waits on y from 10 s. When x's
+    part completes the kit at 20 s, assembling empties the kit, and the assembly pulls the
+    waiting y part at once (SPEC §3.2: a freed place takes the longest-waiting part). So the
+    next kit is complete when x's second part arrives at 40 s and the second server starts
+    then; units start at 20, 40, 120 and 140 s (both servers busy in between)."""
+    line = line_from_yaml(KIT_PULL)
+    res = simulate(line, 0.0, 300.0, 1, 1, engine=engine, trace=True)[0]
+    starts = [(t, server) for t, event, _, _, node, server in res.trace if event == "assemble"]
+    assert starts[:4] == [(20.0, 0), (40.0, 1), (120.0, 0), (140.0, 1)]
+    assert res.completed == 4  # at 120, 140, 220 and 240 s

@@ -611,7 +611,8 @@ class ReferenceEngine:
             node.kit[self.input_rank(node, pred)].append(part)
             part.server = -1
             self.record("enter", part, node)
-            self.assemble(node)
+            if self.assemble(node):  # the kit's places are free again
+                self.agenda.append((TRY_IN, node.index))
             return
         if node.kind == SINK:
             self.record("exit", part, node)
@@ -726,12 +727,13 @@ class ReferenceEngine:
         self.serve(resource_id)
 
     # ------------------------------------------------------------------ assembly
-    def assemble(self, node: Node) -> None:
-        """With a full kit and a free server, the kit's parts become one part of `output`."""
+    def assemble(self, node: Node) -> bool:
+        """With a full kit and a free server, the kit's parts become one part of `output`;
+        returns whether they did."""
         if any(len(parts) < need for parts, need in zip(node.kit, node.kit_needs)):
-            return
+            return False
         if None not in node.servers or node.halted:
-            return
+            return False
         components = [p for parts in node.kit for p in parts]
         for parts in node.kit:
             parts.clear()
@@ -750,6 +752,7 @@ class ReferenceEngine:
         part.server = server
         self.record("assemble", part, node, server)
         self.start_service(node, server, part)
+        return True
 
     def scrap(self, node: Node, server: int, part: Part) -> None:
         self.record("scrap", part, node, server)

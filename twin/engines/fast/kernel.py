@@ -955,7 +955,8 @@ def enter(L, S, n, p, pred):
         S.kit_len[r] += 1
         S.part_i[p, PI_SERVER] = -1
         record(S, T_ENTER, p, n, -1)
-        assemble(L, S, n)
+        if assemble(L, S, n):  # the kit's places are free again
+            append_agenda(S, TRY_IN, n)
         return
     if kind == K_SINK:
         record(S, T_EXIT, p, n, -1)
@@ -1110,14 +1111,15 @@ def release_resource(L, S, res):
 # ---------------------------------------------------------------------- assembly
 @njit(**JIT)
 def assemble(L, S, n):
-    """With a full kit and a free server, the kit's parts become one part of `output`."""
+    """With a full kit and a free server, the kit's parts become one part of `output`;
+    returns whether they did."""
     first, last = L.node[n, N_IN], L.node[n, N_IN_END]
     for r in range(first, last):
         if S.kit_len[r] < L.in_edge[r, IE_NEED]:
-            return
+            return False
     server = free_server(L, S, n)
     if server < 0 or halted(S, n):
-        return
+        return False
     released = math.inf
     for r in range(first, last):  # the components leave the system, in kit order
         for i in range(S.kit_len[r]):
@@ -1128,7 +1130,7 @@ def assemble(L, S, n):
         S.kit_len[r] = 0
     p = new_part(S, L.node[n, N_OUTPUT])
     if p < 0:
-        return
+        return False
     S.part_f[p, PF_RELEASED] = released
     touch_line(S)
     S.ints[I_WIP] += 1
@@ -1140,6 +1142,7 @@ def assemble(L, S, n):
     S.part_i[p, PI_SERVER] = server
     record(S, T_ASSEMBLE, p, n, server)
     start_service(L, S, n, server, p)
+    return True
 
 
 @njit(**JIT)
