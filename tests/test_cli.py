@@ -89,6 +89,14 @@ def test_run_default_engine_is_fast_and_prints_what_the_reference_prints(path, c
     assert fast == reference
 
 
+def test_run_durations_in_bare_seconds_mean_the_same_as_with_units(good_file, capsys):
+    common = ["--replications", "2", "--engine", "reference", "--json"]
+    assert main(["run", str(good_file), "--duration", "7200", "--warmup", "0", *common]) == 0
+    bare = json.loads(capsys.readouterr().out)
+    assert main(["run", str(good_file), "--duration", "2h", "--warmup", "0s", *common]) == 0
+    assert bare == json.loads(capsys.readouterr().out)
+
+
 def test_run_table(good_file, capsys):
     assert main(["run", str(good_file), "--duration", "1h", "--replications", "2",
                  "--engine", "reference"]) == 0

@@ -6,11 +6,12 @@ import math
 import re
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"^\s*(-?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|min|h|d)\s*$")
+_DURATION = re.compile(r"^\s*(-?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|min|h|d)?\s*$")
 
 
 def parse_duration(value: object) -> float:
-    """Return `value` in seconds; a bare number is already seconds.
+    """Return `value` in seconds; a bare number is already seconds, so is a string without a
+    unit (a command-line argument such as `--duration 28800`).
 
     Raises ValueError with a reason a user can act on. Negative durations are
     rejected here because no duration in a line or scenario may be negative.
@@ -26,7 +27,7 @@ def parse_duration(value: object) -> float:
                 f"bad duration {value!r}: expected a number of seconds or a number "
                 "with a unit ms, s, min, h or d (e.g. '52s', '5min')"
             )
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
     else:
         raise ValueError(f"expected a duration, got {type(value).__name__} {value!r}")
     if not math.isfinite(seconds):
