@@ -391,7 +391,7 @@ edges: [[src, m1], [m1, belt], [belt, b], [b, m2], [m2, out]]
 
 ASSEMBLY_LINE = """
 line: assembly
-products: [{id: housing, mix: 0.5}, {id: shaft, mix: 0.5}, {id: unit, mix: 0.0}]
+products: [{id: housing}, {id: shaft}, {id: unit}]  # sequences only: no mix needed
 stations:
   - {id: housings, kind: source, release: {interarrival: {dist: exponential, mean: 60s}, sequence: [housing]}}
   - {id: shafts, kind: source, release: {sequence: [shaft]}}
@@ -404,7 +404,7 @@ stations:
     inputs: {hb: 1, sb: 2}
     output: unit
     failures: [{name: press, basis: operating, ttf: {dist: exponential, mean: 1h}, ttr: 5min}]
-  - {id: test, kind: machine, process_time: 25s, route: probability}
+  - {id: test, kind: machine, process_time: {unit: 25s}, route: probability}  # only units reach it
   - {id: out, kind: sink}
   - {id: scrapyard, kind: sink}
 edges:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -85,7 +86,7 @@ def test_several_problems_are_reported_at_once():
         ("products", "sum to 1.2"),
         ("stations[1].capacity", "unknown field 'capacity' for a machine"),
         ("stations[1].process_time.c", "unknown product 'c'"),
-        ("stations[1].process_time", "no distribution for product(s) b"),
+        ("stations[1].process_time", "no distribution for product 'b', which can reach 'op10'"),
         ("stations[1].servers", ">= 1, got 0"),
         ("stations[2].capacity", "required"),
         ("stations[3].process_time.cv", "must be > 0"),
@@ -171,9 +172,8 @@ def test_base_line_is_valid():
     ("op10", "ideal_cycle_time", {"dist": "constant", "value": 5}, "stations[1].ideal_cycle_time", "not a distribution"),
     ("op10", "process_time", {"mean": "50s", "cv": 0.1}, "stations[1].process_time", "no key names a product"),
     ("op10", "process_time", {"dist": "lognormal", "mean": "50s"}, "stations[1].process_time.cv", "missing parameter"),
-    ("op10", "process_time", {"a": "50s"}, "stations[1].process_time", "product(s) b"),
+    ("op10", "process_time", {"a": "50s"}, "stations[1].process_time", "no distribution for product 'b'"),
     ("op10", "setup", "2 minutes", "stations[1].setup", "bad duration"),
-    ("op10", "setup_matrix", {"a": {"a": "1min"}}, "stations[1].setup_matrix.a.a", "product does not change"),
     ("op10", "setup_matrix", {"a": {"z": "1min"}}, "stations[1].setup_matrix.a.z", "unknown product 'z'"),
     ("op10", "setup_matrix", {"q": {"a": "1min"}}, "stations[1].setup_matrix.q", "unknown product 'q'"),
     ("op10", "failures", {"name": "x"}, "stations[1].failures", "expected a list"),
@@ -193,7 +193,7 @@ def test_base_line_is_valid():
     ("load", "release", {}, "stations[0].release", "expected `saturated`"),
     ("load", "release", {"sequence": ["a", "c"]}, "stations[0].release.sequence[1]", "unknown product 'c'"),
     ("load", "release", {"sequence": []}, "stations[0].release.sequence", "non-empty list"),
-    ("load", "release", {"interarrival": "-1"}, "stations[0].release.interarrival", "bad duration"),
+    ("load", "release", {"interarrival": "-1"}, "stations[0].release.interarrival", "negative"),
     ("load", "release", {"rate": 5}, "stations[0].release.rate", "unknown field"),
     ("op10", "id", "OP10", "stations[1].id", "bad id 'OP10'"),
     ("op10", "id", 10, "stations[1].id", "expected an id"),
@@ -234,7 +234,7 @@ def test_missing_kind_and_missing_required_fields():
     (lambda d: d.__setitem__("stations", {"load": {}}), "stations", "expected a list"),
     (lambda d: d.pop("edges"), "edges", "required"),
     (lambda d: d.__setitem__("products", []), "products", "non-empty list"),
-    (lambda d: d["products"][1].pop("mix"), "products[1].mix", "required when the line has more than one"),
+    (lambda d: d["products"][1].pop("mix"), "products", "sum to 0.6; they must sum to 1, since source 'load'"),
     (lambda d: d["products"][1].__setitem__("mix", 1.4), "products[1].mix", "[0, 1]"),
     (lambda d: d["products"][1].__setitem__("mix", 0.3), "products", "sum to 0.9"),
     (lambda d: d["products"][1].__setitem__("id", "a"), "products[1].id", "duplicate product id 'a'"),
@@ -303,6 +303,35 @@ def test_product_never_released_needs_no_way_out():
     assert check(edit) == []
 
 
+def test_process_time_map_needs_only_the_products_that_reach_the_station():
+    def edit(doc):  # b goes round op10 to the conveyor: op10 sees only a
+        doc["edges"][0] = {"from": "load", "to": "op10", "products": ["a"]}
+        doc["edges"].append({"from": "load", "to": "conv1", "products": ["b"]})
+        station(doc, "op10")["process_time"] = {"a": "50s"}
+    assert check(edit) == []
+    problems = check(lambda d: edit(d) or station(d, "insp").__setitem__("process_time", {"b": "9s"}))
+    assert problems == [("stations[4].process_time",
+                         "no distribution for product 'a', which can reach 'insp'")]
+
+
+def test_setup_matrix_entry_for_the_same_product_is_accepted_and_never_drawn():
+    doc = copy.deepcopy(BASE)
+    station(doc, "op10")["setup_matrix"] = {"a": {"a": "1min", "b": "2min"}}
+    line = validate(doc, "base.yaml")
+    assert set(line.stations[1].setup_matrix) == {("a", "b")}
+
+
+@pytest.mark.parametrize("products, release", [
+    ([{"id": "a", "mix": 0.6}, {"id": "b", "mix": 0.4}, {"id": "c"}], "saturated"),  # c: mix 0
+    ([{"id": "a"}, {"id": "b"}], {"sequence": ["a", "b"]}),  # sequences use no mix
+])
+def test_mix_may_be_left_out_where_no_source_draws_the_product(products, release):
+    def edit(doc):
+        doc["products"] = products
+        station(doc, "load")["release"] = release
+    assert check(edit) == []
+
+
 def test_station_without_in_or_out_edges():
     def edit(doc):
         doc["stations"].insert(2, {"id": "op15", "kind": "machine", "process_time": "5s"})
@@ -364,3 +393,13 @@ def test_mangled_documents_give_input_errors_only(edits):
         assert exc.problems and all(p.file == "fuzz.yaml" and p.message for p in exc.problems)
     else:
         assert isinstance(line, Line)
+
+
+def test_a_mix_draw_never_picks_a_product_without_share():
+    """Shares may sum to 1 - 1e-9; a draw above that sum takes the last product with a share
+    (here b), not the output-only product c listed after it."""
+    doc = copy.deepcopy(BASE)
+    doc["products"] = [{"id": "a", "mix": 0.3}, {"id": "b", "mix": 0.7 - 5e-10}, {"id": "c"}]
+    thresholds = validate(doc, "base.yaml").mix_thresholds()
+    assert thresholds == (0.3, float("inf"), float("inf"))
+    assert int(np.searchsorted(thresholds, 1 - 1e-12, side="right")) == 1

@@ -85,7 +85,7 @@ class CompiledLine:
     arrival_dist: np.ndarray  # int64 (nodes,)  sources: interarrival, -1 saturated
     seq_start: np.ndarray  # int64 (nodes + 1,)  sources: release sequence, CSR
     seq_product: np.ndarray  # int64  product indices of the sequences
-    mix_cum: np.ndarray  # float64 (products,)  np.cumsum of the product mix
+    mix_cum: np.ndarray  # float64 (products,)  `Line.mix_thresholds`
     tool_every: np.ndarray  # int64 (nodes,)  tool change after this many parts, -1 none
     tool_dist: np.ndarray  # int64 (nodes,)
     load_resource: np.ndarray  # int64 (nodes,)  resource index, -1 none
@@ -254,7 +254,7 @@ def _compile(line: Line) -> CompiledLine:
         pool=np.array(table.pool or [0.0], np.float64),
         process_dist=process_dist, setup_dist=setup_dist, travel_dist=travel_dist,
         arrival_dist=arrival_dist, seq_start=seq_start, seq_product=np.array(seq_flat, np.int64),
-        mix_cum=np.asarray(np.cumsum([p.mix for p in line.products]), np.float64),
+        mix_cum=np.asarray(line.mix_thresholds(), np.float64),
         tool_every=tool_every, tool_dist=tool_dist,
         load_resource=uses[:, 0].copy(), load_dist=uses[:, 1].copy(),
         unload_resource=uses[:, 2].copy(), unload_dist=uses[:, 3].copy(),

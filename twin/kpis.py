@@ -74,7 +74,7 @@ def ideal_cycle_times(line: Line, n: int) -> np.ndarray:
     station = line.stations[n]
     if station.kind == CONVEYOR:
         return np.full(len(line.products), station.travel_time.mean)
-    return np.array([station.ideal_cycle_time[p] for p in line.product_ids])
+    return np.array([station.ideal_cycle_time.get(p, 0.0) for p in line.product_ids])  # 0: never here
 
 
 def buffer_kpis(res: ReplicationResult, n: int, duration: float) -> dict[str, float]:

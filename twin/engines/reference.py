@@ -144,7 +144,7 @@ class ReferenceEngine:
         self.w_start, self.w_end = warmup, warmup + duration
         self.env = simpy.Environment()
         self.products = list(line.product_ids)
-        self.mix = np.cumsum([p.mix for p in line.products])
+        self.mix = np.asarray(line.mix_thresholds())
         layout = StreamLayout.for_line(line)
         self.keys = layout.keys(seed, replication)
         self.counters = np.zeros(len(self.keys), np.uint64)
@@ -253,7 +253,7 @@ class ReferenceEngine:
             node.sequence_pos += 1
         elif len(self.products) > 1:
             u = uniform(self.keys, self.counters, node.stream["product"])
-            product = min(int(np.searchsorted(self.mix, u, side="right")), len(self.products) - 1)
+            product = int(np.searchsorted(self.mix, u, side="right"))
         else:
             product = 0
         part = Part(self.next_part_id, product)

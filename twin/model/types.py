@@ -2,7 +2,7 @@
 
 A `Line` is built only by validation (`twin.model.validate`), so every field
 here is already checked: durations are seconds, distributions are `Dist`,
-per-product maps are expanded to every product of the line.
+a map product -> process time covers every product that can reach its station.
 """
 
 from __future__ import annotations
@@ -182,6 +182,17 @@ class Line:
     @property
     def product_ids(self) -> tuple[str, ...]:
         return tuple(p.id for p in self.products)
+
+    def mix_thresholds(self) -> tuple[float, ...]:
+        """Cumulative mix for drawing a product: the first product whose threshold exceeds a
+        uniform draw. From the last product with a share on, the threshold is infinite, so a
+        draw at or above a sum just short of 1 picks that product, never one without share."""
+        thresholds, total = [], 0.0
+        last = max((k for k, p in enumerate(self.products) if p.mix > 0), default=0)
+        for k, product in enumerate(self.products):
+            total += product.mix
+            thresholds.append(total if k < last else float("inf"))
+        return tuple(thresholds)
 
     def __post_init__(self):
         out: dict[str, list[Edge]] = {}

@@ -79,6 +79,8 @@ class _Node:
     releases: frozenset = frozenset()  # products a source may release
     output: str | None = None  # the product an assembly emits
     saturated: bool = False  # a source without interarrival time
+    draws_mix: bool = False  # a source without sequence: its products are drawn from the mix
+    timed: frozenset | None = None  # products a station's process time covers (None: not checked)
 
     @property
     def path(self) -> str:
@@ -100,6 +102,8 @@ def validate(raw: dict, file: str) -> Line:
     resources = _resources(raw.get("resources"), problems)
     calendar = _calendar(raw.get("calendar"), "calendar", problems)
     stations, nodes = _stations(raw, products, problems)
+    if products_ok:
+        _mix_sum(products, nodes, problems)
     _resource_refs(raw, resources, problems)
     edges, refs_ok = _edges(raw, nodes, tuple(p.id for p in products), problems)
     _routing(nodes, edges, problems)
@@ -152,12 +156,10 @@ def _products(spec, problems: _Problems) -> tuple[Product, ...]:
         return ()
     products: list[Product] = []
     first: dict[str, int] = {}
-    mixes_ok = True
     for j, item in enumerate(spec):
         path = f"products[{j}]"
         if not isinstance(item, dict):
             problems.add(path, f"expected a mapping {{id, mix}}, got {_show(item)}")
-            mixes_ok = False
             continue
         _unknown_keys(item, PRODUCT_KEYS, path, "a product", problems)
         _text(item, "description", f"{path}.description", problems)
@@ -168,28 +170,31 @@ def _products(spec, problems: _Problems) -> tuple[Product, ...]:
         elif pid in first:
             problems.add(f"{path}.id", f"duplicate product id {pid!r} (first at products[{first[pid]}])")
         mix = _mix(item, len(spec), f"{path}.mix", problems)
-        mixes_ok = mixes_ok and mix is not None
         if isinstance(pid, str) and pid not in first:
             first[pid] = j
             products.append(Product(pid, 0.0 if mix is None else mix))
-    total = math.fsum(p.mix for p in products)
-    if mixes_ok and abs(total - 1.0) > TOLERANCE:
-        problems.add("products", f"the product mix values sum to {total:g}; they must sum to 1")
     return tuple(products)
 
 
 def _mix(item: dict, n_products: int, path: str, problems: _Problems) -> float | None:
+    """A product's share; left out: all of it for a single product, else none (an assembly's
+    output, a product only sequences release)."""
     if "mix" not in item:
-        if n_products == 1:
-            return 1.0
-        problems.add(path, "required when the line has more than one product: "
-                           "the share of released parts, in [0, 1]")
-        return None
+        return 1.0 if n_products == 1 else 0.0
     mix = item["mix"]
     if not _is_number(mix) or not 0.0 <= mix <= 1.0:
         problems.add(path, f"expected a share in [0, 1], got {_show(mix)}")
         return None
     return float(mix)
+
+
+def _mix_sum(products: tuple[Product, ...], nodes: dict[str, "_Node"], problems: _Problems) -> None:
+    """The mix must sum to 1 when some source draws its products from it (has no sequence)."""
+    drawing = [n for n in nodes.values() if n.draws_mix]
+    total = math.fsum(p.mix for p in products)
+    if drawing and abs(total - 1.0) > TOLERANCE:
+        problems.add("products", f"the product mix values sum to {total:g}; they must sum to 1, "
+                                 f"since source {drawing[0].id!r} draws its products from the mix")
 
 
 # --- stations --------------------------------------------------------------------------------
@@ -242,10 +247,21 @@ def _station(i: int, spec, products: tuple[Product, ...], problems: _Problems):
         release = fields.get("release")
         releases = _releases(release, products) if kind == SOURCE else frozenset()
         saturated = kind == SOURCE and release is not None and release.interarrival is None
-        node = _Node(sid, kind, i, route, releases, fields.get("output"), saturated)
+        draws_mix = kind == SOURCE and release is not None and not release.sequence
+        node = _Node(sid, kind, i, route, releases, fields.get("output"), saturated, draws_mix,
+                     _timed_products(spec, kind, products))
     if len(problems) > n_before:
         return None, node
     return Station(id=sid, kind=kind, **fields), node
+
+
+def _timed_products(spec: dict, kind: str | None, products: tuple[Product, ...]) -> frozenset | None:
+    """The products a station's map product -> process time names; None if it has one
+    distribution for all (or no process time, a problem of its own)."""
+    value = spec.get("process_time")
+    if kind not in (MACHINE, ASSEMBLY) or not isinstance(value, dict) or "dist" in value:
+        return None
+    return frozenset(p.id for p in products if p.id in value)
 
 
 def _kind(spec: dict, path: str, problems: _Problems) -> str | None:
@@ -382,7 +398,8 @@ def _dist(spec, path: str, problems: _Problems) -> Dist | None:
 
 
 def _per_product_dist(spec, path: str, pids: tuple[str, ...], problems: _Problems):
-    """One distribution for every product, or a map product -> distribution covering all of them."""
+    """One distribution for every product, or a map product -> distribution (that it covers
+    the products reaching the station is checked with the line's flow, `_process_times`)."""
     if not isinstance(spec, dict) or "dist" in spec:
         dist = _dist(spec, path, problems)
         return None if dist is None else {p: dist for p in pids}
@@ -396,13 +413,9 @@ def _per_product_dist(spec, path: str, pids: tuple[str, ...], problems: _Problem
             problems.add(f"{path}.{key}", f"unknown product {key!r} (products: {', '.join(pids)})")
             continue
         dists[key] = _dist(value, f"{path}.{key}", problems)
-    missing = [p for p in pids if p not in spec]
-    if missing:
-        problems.add(path, f"no distribution for product(s) {', '.join(missing)}: "
-                           "a map per product must cover every product of the line")
-    if missing or any(d is None for d in dists.values()):
+    if any(d is None for d in dists.values()):
         return None
-    return {p: dists[p] for p in pids}
+    return {p: dists[p] for p in pids if p in dists}
 
 
 def _ideal_cycle_time(spec: dict, path: str, pids: tuple[str, ...], process_time: dict,
@@ -456,10 +469,10 @@ def _setup_matrix(spec, path: str, pids: tuple[str, ...], problems: _Problems) -
             where = f"{path}.{src}.{dst}"
             if dst not in pids:
                 problems.add(where, f"unknown product {dst!r} (products: {', '.join(pids)})")
-            elif dst == src:
-                problems.add(where, "no setup is drawn when the product does not change (SPEC §3.3)")
-            else:
-                matrix[(src, dst)] = _dist(value, where, problems)
+                continue
+            dist = _dist(value, where, problems)
+            if dst != src:  # no setup when the product does not change (SPEC §3.3)
+                matrix[(src, dst)] = dist
     return matrix
 
 
@@ -814,7 +827,8 @@ def _structure(nodes: dict[str, _Node], edges: list, products: tuple[Product, ..
             problems.add(node.path,
                          f"{node.id!r} has no in-edge: every station but a source needs a predecessor")
     for product in products:
-        _product_flow(product.id, nodes, [e for _, e in edges], reach_sink, problems)
+        reached = _product_flow(product.id, nodes, [e for _, e in edges], reach_sink, problems)
+        _process_times(product.id, reached, nodes, problems)
     _zero_time_loops(nodes, graph, problems)
     _zero_time_paths(nodes, graph, {n for n, node in nodes.items() if node.saturated}, problems)
 
@@ -844,9 +858,20 @@ def _zero_time_loops(nodes: dict[str, _Node], graph: nx.DiGraph, problems: _Prob
                                             "conveyor on it: parts would circle in zero time")
 
 
+def _process_times(product: str, reached: set, nodes: dict[str, _Node], problems: _Problems) -> None:
+    """A station a product can reach, and that processes it, has a process time for it."""
+    for node_id in sorted(reached, key=lambda n: nodes[n].index):
+        node = nodes[node_id]
+        consumed = node.kind == ASSEMBLY and node.output != product
+        if node.timed is not None and product not in node.timed and not consumed:
+            problems.add(f"{node.path}.process_time",
+                         f"no distribution for product {product!r}, which can reach {node_id!r}")
+
+
 def _product_flow(product: str, nodes: dict[str, _Node], edges: list[Edge], reach_sink: set,
-                  problems: _Problems) -> None:
-    """Every station a product can reach lets it out (or is a sink), and not into a closed loop.
+                  problems: _Problems) -> set:
+    """Every station a product can reach lets it out (or is a sink), and not into a closed loop;
+    returns the stations it can reach.
 
     An edge is usable by a product when it admits the product and, out of a
     probability node, has p > 0. Loops with no usable way to a sink are
@@ -888,6 +913,7 @@ def _product_flow(product: str, nodes: dict[str, _Node], edges: list[Edge], reac
             problems.add(nodes[members[0]].path,
                          f"product {product!r} is caught in the loop {', '.join(members)}: "
                          "no edge it may take (admitting it, with p > 0) leads from there to a sink")
+    return reached
 
 
 # --- helpers ---------------------------------------------------------------------------------

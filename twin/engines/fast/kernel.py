@@ -406,10 +406,9 @@ def create(L, S, n):
         S.node_i[n, NI_SEQ_POS] += 1
     elif n_products > 1:
         u = uniform(S.keys, S.counters, stream(L, n, S_PRODUCT))
-        product = 0  # np.searchsorted(mix_cum, u, side="right")
-        while product < n_products and L.mix_cum[product] <= u:
+        product = 0  # np.searchsorted(mix_cum, u, side="right"); the last threshold is inf
+        while L.mix_cum[product] <= u:
             product += 1
-        product = min(product, n_products - 1)
     else:
         product = 0
     p = new_part(S, product)
