@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 import networkx as nx
@@ -316,3 +318,66 @@ def test_bench_lines_follow_their_pattern(n):
         assert (f.ttr.kind, f.ttr.param("mean")) == ("exponential", 300.0)
     for b in buffers:
         assert line.station(b).kind == "buffer" and line.station(b).places == 5
+
+
+# --- YAML and JSON details ----------------------------------------------------------------
+
+MERGED = """\
+line: merged
+stations:
+  - {id: src, kind: source}
+  - &cnc {id: m1, kind: machine, process_time: {dist: lognormal, mean: 50s, cv: 5e-2}}
+  - {<<: *cnc, id: m2}
+  - {id: out, kind: sink}
+edges: [[src, m1], [m1, m2], [m2, out]]
+"""
+
+
+def test_yaml_merge_keys_may_be_overridden_and_exponents_need_no_dot(tmp_path):
+    line = load_line(_write(tmp_path / "merged.yaml", MERGED))
+    assert [s.id for s in line.stations] == ["src", "m1", "m2", "out"]
+    assert line.station("m2").process_time["part"].param("cv") == 0.05
+
+
+def test_yaml_control_character_gives_line_and_column(tmp_path):
+    path = _write(tmp_path / "bell.yaml", "line: x\nstations: \x07\n")
+    with pytest.raises(InputError) as exc:
+        read_document(path)
+    assert "line 2, column 11" in str(exc.value) and "#x0007" in str(exc.value)
+
+
+def test_json_key_given_twice_is_a_problem(tmp_path):
+    path = _write(tmp_path / "twice.json", '{"line": "a", "line": "b", "stations": [], "edges": []}')
+    with pytest.raises(InputError, match="duplicate key 'line'"):
+        read_document(path)
+
+
+@pytest.mark.parametrize("edit, path, fragment", [
+    (lambda d: d.__setitem__("graph", [1]), "graph", "expected a mapping"),
+    (lambda d: d.__setitem__("nodes", {"a": 1}), "nodes", "expected a list of nodes"),
+    (lambda d: d["nodes"].append(dict(d["nodes"][1])), "nodes[4].id", "duplicate node 'm1'"),
+    (lambda d: d["links"].append({"source": "m1", "target": "zz"}), "links[3].target", "unknown node 'zz'"),
+])
+def test_node_link_problems_are_placed(tmp_path, edit, path, fragment):
+    doc = json.loads(json.dumps(nx.node_link_data(nx.DiGraph(graph_from_line(load_line(
+        _write(tmp_path / "m.yaml", MERGED)))), edges="links")))
+    edit(doc)
+    with pytest.raises(InputError) as exc:
+        read_document(_write(tmp_path / "nl.json", json.dumps(doc)))
+    assert any(p.path == path and fragment in p.message for p in exc.value.problems), exc.value.problems
+
+
+def test_a_pipe_is_not_read(tmp_path):
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="not a regular file"):
+        read_document(fifo)
+
+
+def test_graphml_value_of_the_wrong_declared_type_names_node_and_attribute(tmp_path):
+    path = tmp_path / "line.graphml"
+    write_graphml(graph_from_line(load_line(ROOT / "lines" / "cnc_shaft_line.yaml")), path)
+    text = re.sub(r'(attr.name="scrap" attr.type=")double', r"\1boolean", path.read_text())
+    with pytest.raises(InputError) as exc:
+        read_document(_write(tmp_path / "typed.graphml", text))
+    assert "node 'op10', attribute 'scrap': '0.005' is not a boolean" in str(exc.value)

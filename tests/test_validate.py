@@ -20,13 +20,13 @@ BAD = Path(__file__).resolve().parent / "data" / "bad"
 # file, expected field path ("" for a file-level problem), fragment of the message
 CORPUS = [
     ("unknown_kind.yaml", "stations[1].kind", "unknown kind 'lathe'"),
-    ("buffer_loop.yaml", "stations[1]", "form a loop with no machine or conveyor"),
-    ("zero_time_path.yaml", "stations[0]", "reaches a sink through buffers only"),
+    ("buffer_loop.yaml", "stations[1]", "form a loop of zero-time stations"),
+    ("zero_time_path.yaml", "stations[0]", "reaches a sink through zero-time stations only"),
     ("unknown_distribution.yaml", "stations[1].process_time.dist", "unknown distribution 'poisson'"),
     ("bad_duration.yaml", "stations[1].process_time", "bad duration '52 sec'"),
     ("negative_duration.yaml", "stations[1].setup", "negative"),
     ("negative_duration.yaml", "stations[1].failures[0].ttr.mean", "duration '-20min' is negative"),
-    ("negative_capacity.yaml", "stations[2].capacity", ">= 1, got -3"),
+    ("negative_capacity.yaml", "stations[2].capacity", "from 1 to 100,000, got -3"),
     ("probability_out_of_range.yaml", "edges[3].p", "expected a value in [0, 1], got 1.5"),
     ("probability_out_of_range.yaml", "edges[4].p", "got -0.5"),
     ("probabilities_not_summing.yaml", "stations[3].route", "sum to 0.9"),
@@ -37,10 +37,10 @@ CORPUS = [
     ("sink_unreachable.yaml", "stations[2]", "no sink can be reached from 'op20'"),
     ("sink_unreachable.yaml", "stations[3]", "no sink can be reached from 'b2'"),
     ("product_no_way_out.yaml", "stations[1]", "product 'b' has no way out of 'b1'"),
-    ("bad_cell_features.yaml", "resources[0].capacity", ">= 1"),
+    ("bad_cell_features.yaml", "resources[0].capacity", "from 1 to"),
     ("bad_cell_features.yaml", "calendar.off[0]", "start < end <= period"),
     ("bad_cell_features.yaml", "stations[2].load.resource", "unknown resource 'robot9'"),
-    ("bad_cell_features.yaml", "stations[2].tool_change.every", "whole number of parts >= 1"),
+    ("bad_cell_features.yaml", "stations[2].tool_change.every", "whole number from 1 to 1,000,000,000"),
     ("bad_cell_features.yaml", "stations[3].output", "got 'widget'"),
     ("bad_cell_features.yaml", "stations[3].inputs.op99", "is not a predecessor"),
     ("bad_cell_features.yaml", "stations[3].inputs", "predecessor 'load2' is missing"),
@@ -87,7 +87,7 @@ def test_several_problems_are_reported_at_once():
         ("stations[1].capacity", "unknown field 'capacity' for a machine"),
         ("stations[1].process_time.c", "unknown product 'c'"),
         ("stations[1].process_time", "no distribution for product 'b', which can reach 'op10'"),
-        ("stations[1].servers", ">= 1, got 0"),
+        ("stations[1].servers", "from 1 to 100,000, got 0"),
         ("stations[2].capacity", "required"),
         ("stations[3].process_time.cv", "must be > 0"),
         ("stations[3].scrap", "scrap probability in [0, 1)"),
@@ -161,9 +161,10 @@ def test_base_line_is_valid():
     ("b1", "process_time", "5s", "stations[2].process_time", "unknown field 'process_time' for a buffer"),
     ("unload", "route", "order", "stations[5].route", "unknown field 'route' for a sink"),
     ("load", "failures", [], "stations[0].failures", "unknown field"),
-    ("op10", "servers", True, "stations[1].servers", "whole number >= 1, got True"),
+    ("op10", "servers", True, "stations[1].servers", "whole number from 1 to 100,000, got True"),
     ("op10", "servers", 1.5, "stations[1].servers", "whole number"),
-    ("b1", "capacity", 0, "stations[2].capacity", ">= 1, got 0"),
+    ("b1", "capacity", 0, "stations[2].capacity", "from 1 to 100,000, got 0"),
+    ("b1", "capacity", 10**23, "stations[2].capacity", "from 1 to 100,000, got 1000"),
     ("op10", "route", "random", "stations[1].route", "unknown routing policy 'random'"),
     ("op10", "scrap", 1.0, "stations[1].scrap", "[0, 1)"),
     ("op10", "scrap", "1%", "stations[1].scrap", "[0, 1)"),
@@ -347,6 +348,44 @@ def test_a_mistyped_edge_is_reported_once_not_as_disconnected_stations():
 
 def test_zero_process_time_is_allowed():
     assert check(lambda d: station(d, "op10").__setitem__("process_time", 0)) == []
+
+
+ZERO_TIME_LINE = """
+line: zero
+stations:
+  - {id: src, kind: source}
+  - {id: m, kind: machine, process_time: 10s}
+  - {id: belt, kind: conveyor, capacity: 2, travel_time: 5s}
+  - {id: out, kind: sink}
+edges: [[src, m], [m, belt], [belt, out]]
+"""
+
+
+@pytest.mark.parametrize("station_id, key, value", [
+    ("m", "process_time", 0),
+    ("m", "process_time", {"dist": "uniform", "low": 0, "high": 0}),
+    ("m", "process_time", {"dist": "empirical", "values": [0, "0s"]}),
+    ("src", "release", {"interarrival": "0s"}),
+])
+def test_parts_released_endlessly_in_zero_time_are_a_problem(station_id, key, value):
+    """Time would never advance: a source without gap, then only zero-time stations to a sink
+    (here the conveyor's travel is made 0 as well, or the source's own gap is 0)."""
+    doc = yaml.safe_load(ZERO_TIME_LINE)
+    station(doc, "belt")["travel_time"] = 0
+    if station_id == "src":
+        station(doc, "m")["process_time"] = 0
+    station(doc, station_id)[key] = value
+    with pytest.raises(InputError) as exc:
+        validate(doc, "zero.yaml")
+    assert [(p.path, "releases parts with no gap" in p.message) for p in exc.value.problems] == \
+        [("stations[0]", True)]
+
+
+def test_one_station_that_takes_time_on_the_way_is_enough():
+    doc = yaml.safe_load(ZERO_TIME_LINE)
+    station(doc, "m")["process_time"] = {"dist": "uniform", "low": 0, "high": "1s"}
+    station(doc, "belt")["travel_time"] = 0
+    validate(doc, "zero.yaml")
 
 
 def test_top_level_not_a_mapping():

@@ -48,6 +48,13 @@ class Dist:
         return dict(self.params)[name]
 
     @property
+    def always_zero(self) -> bool:
+        """Whether every draw is 0 s (a zero-time station; see the line's zero-time checks)."""
+        if self.kind == "empirical":
+            return not any(self.values)
+        return self.kind in ("constant", "uniform") and self.params[-1][1] == 0.0  # value, high
+
+    @property
     def mean(self) -> float:
         """The nominal mean (for `normal`, the `mean` parameter before truncation)."""
         p = dict(self.params)
@@ -120,7 +127,11 @@ def parse_dist(spec: object) -> tuple[Dist | None, list[tuple[str, str]]]:
             problems.append((name, problem))
         params.append((name, value))
     problems += _check_shape(kind, dict(params)) if not problems else []
-    return (None if problems else Dist(kind, tuple(params))), problems
+    if problems:
+        return None, problems
+    dist = Dist(kind, tuple(params))
+    return (dist, []) if _computable(dist) else (None, [("", f"{kind} parameters so extreme that "
+                                                             "its mean or its sampling overflows")])
 
 
 def _parse_param(name: str, raw: object) -> tuple[float, str | None]:
@@ -144,6 +155,15 @@ def _parse_empirical(raw: object) -> tuple[Dist | None, list[tuple[str, str]]]:
         except ValueError as exc:
             problems.append((f"values[{i}]", str(exc)))
     return (None if problems else Dist("empirical", (), tuple(values))), problems
+
+
+def _computable(dist: Dist) -> bool:
+    """Whether the mean and the sampler's parameters are finite numbers (a Weibull shape of
+    0.001 has a mean of 1000! times its scale; a gamma cv of 1e-200 squares to 0)."""
+    try:
+        return all(math.isfinite(x) for x in (dist.mean, *dist.encode()[1]))
+    except (OverflowError, ZeroDivisionError, ValueError):
+        return False
 
 
 def _check_shape(kind: str, p: dict[str, float]) -> list[tuple[str, str]]:

@@ -18,6 +18,7 @@ import json
 import os
 import re
 from pathlib import Path
+from xml.etree import ElementTree
 
 import networkx as nx
 import yaml
@@ -70,8 +71,11 @@ def read_document(path) -> dict:
 
 
 def _read_text(file: str) -> str:
+    path = Path(file)
+    if path.exists() and not path.is_file() and not path.is_dir():  # a FIFO would block
+        raise InputError.single(file, "", "not a regular file (a pipe or a device?)")
     try:
-        data = Path(file).read_bytes()
+        data = path.read_bytes()
     except FileNotFoundError:
         raise InputError.single(file, "", "file not found") from None
     except IsADirectoryError:
@@ -92,7 +96,12 @@ def _read_text(file: str) -> str:
 
 
 class _Loader(yaml.SafeLoader):
-    """yaml.SafeLoader that rejects a key given twice in one mapping."""
+    """yaml.SafeLoader that rejects a key given twice in one mapping, and reads `5e-2` as a
+    number as YAML 1.2 does (YAML 1.1 wants a dot in a float: `5.0e-2`)."""
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float",
+                              re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"), list("-+0123456789"))
 
 
 class _DuplicateKey(yaml.YAMLError):
@@ -102,9 +111,12 @@ class _DuplicateKey(yaml.YAMLError):
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    loader.flatten_mapping(node)
+    """The mapping, after checking the keys written in it (keys merged in with `<<` may be
+    overridden, as YAML merges allow)."""
     seen = {}
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
         key = loader.construct_object(key_node, deep=deep)
         try:
             first = seen.setdefault(key, key_node.start_mark)
@@ -131,15 +143,36 @@ def _parse_yaml(text: str, file: str):
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         what = exc.problem or exc.context or "invalid YAML"
         raise InputError.single(file, "", f"YAML syntax error{where}: {what}") from None
-    except yaml.YAMLError as exc:  # e.g. ReaderError for control characters
+    except yaml.reader.ReaderError as exc:  # control characters
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - text.rfind("\n", 0, exc.position)
+        raise InputError.single(file, "", f"YAML error at line {line}, column {column}: character "
+                                          f"#x{exc.character:04x} is not allowed in YAML text") from None
+    except yaml.YAMLError as exc:
         raise InputError.single(file, "", f"YAML error: {exc}") from None
     except RecursionError:
         raise InputError.single(file, "", "YAML error: the document is nested too deeply") from None
 
 
+class _DuplicateJsonKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list) -> dict:
+    """A JSON object, rejecting a key given twice (as YAML files are)."""
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateJsonKey(f"duplicate key {key!r}: each key may appear once in an object")
+        out[key] = value
+    return out
+
+
 def _parse_json(text: str, file: str):
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateJsonKey as exc:
+        raise InputError.single(file, "", f"JSON error: {exc}") from None
     except json.JSONDecodeError as exc:
         raise InputError.single(
             file, "", f"JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
@@ -156,17 +189,73 @@ def _parse_graphml(text: str, file: str) -> nx.Graph:
             reason = re.sub(r":? ?line \d+, column \d+$", "", str(exc))
             message = f"GraphML syntax error at line {position[0]}, column {position[1] + 1}: {reason}"
         else:
-            message = f"GraphML error: {exc}"
+            message = f"GraphML error: {_graphml_bad_value(text) or exc}"
         raise InputError.single(file, "", message) from None
+
+
+_GRAPHML_TYPES = {"int": int, "long": int, "float": float, "double": float, "string": str,
+                  "boolean": lambda v: {"true": True, "false": False, "1": True, "0": False}[v.lower()]}
+
+
+def _graphml_bad_value(text: str) -> str | None:
+    """Which node or edge attribute does not read as its declared `attr.type` (networkx says
+    only which value failed)."""
+    ns = {"g": "http://graphml.graphdrawing.org/xmlns"}
+    root = ElementTree.fromstring(text)
+    keys = {k.get("id"): (k.get("attr.name"), k.get("attr.type", "string"))
+            for k in root.iter(f"{{{ns['g']}}}key")}
+    for element in root.iter():
+        tag = element.tag.rsplit("}", 1)[-1]
+        if tag not in ("node", "edge"):
+            continue
+        where = (f"node {element.get('id')!r}" if tag == "node"
+                 else f"edge {element.get('source')!r} -> {element.get('target')!r}")
+        for data in element.findall("g:data", ns):
+            name, kind = keys.get(data.get("key"), (data.get("key"), "string"))
+            try:
+                _GRAPHML_TYPES.get(kind, str)(data.text or "")
+            except (KeyError, ValueError):
+                return f"{where}, attribute {name!r}: {data.text!r} is not a {kind} (its declared attr.type)"
+    return None
 
 
 def _node_link_graph(doc: dict, file: str) -> nx.Graph:
     edges = "links" if "links" in doc else "edges"
+    _check_node_link(doc, edges, file)
     try:
         # without "directed"/"multigraph" keys, assume a plain DiGraph
         return nx.node_link_graph(doc, directed=True, multigraph=False, edges=edges)
     except Exception as exc:  # noqa: BLE001 - KeyError, TypeError, NetworkXError...
         raise InputError.single(file, "", f"bad node-link JSON: {type(exc).__name__}: {exc}") from None
+
+
+def _check_node_link(doc: dict, edges: str, file: str) -> None:
+    """What networkx's node-link reader does not check, or reports without a place: the
+    graph's attributes, node ids given once, links between known nodes."""
+    problems = []
+    if not isinstance(doc.get("graph", {}), dict):
+        problems.append(("graph", "expected a mapping of line attributes (line, products, ...)"))
+    nodes, links = doc["nodes"], doc[edges]
+    if not isinstance(nodes, list) or not all(isinstance(n, dict) and "id" in n for n in nodes):
+        problems.append(("nodes", "expected a list of nodes {id, kind, ...}"))
+        nodes = []
+    ids: dict = {}
+    for i, node in enumerate(nodes):
+        if not isinstance(node["id"], str):
+            problems.append((f"nodes[{i}].id", f"expected a station id (text), got {node['id']!r}"))
+        elif node["id"] in ids:
+            problems.append((f"nodes[{i}].id", f"duplicate node {node['id']!r} (first at nodes[{ids[node['id']]}])"))
+        else:
+            ids[node["id"]] = i
+    if not isinstance(links, list) or not all(isinstance(e, dict) for e in links):
+        problems.append((edges, "expected a list of links {source, target, ...}"))
+        links = []
+    for k, link in enumerate(links):
+        for end in ("source", "target"):
+            if not isinstance(link.get(end), str) or (ids and link[end] not in ids):
+                problems.append((f"{edges}[{k}].{end}", f"unknown node {link.get(end)!r}: no node has this id"))
+    if problems:
+        raise InputError([Problem(file, path, message) for path, message in problems])
 
 
 def raw_from_graph(G, file: str = "<graph>") -> dict:

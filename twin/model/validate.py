@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from dataclasses import dataclass
 
 import networkx as nx
@@ -26,6 +27,11 @@ from twin.units import parse_duration
 
 ID_PATTERN = re.compile(r"[a-z0-9_-]+")
 TOLERANCE = 1e-9
+#: most places of one station (servers, capacity) or parts of one assembly input: the fast
+#: engine preallocates every place
+MAX_PLACES = 100_000
+#: most parts between tool changes
+MAX_TOOL_EVERY = 10**9
 DEFAULT_PRODUCT = "part"
 
 TOP_KEYS = ("line", "description", "products", "stations", "edges", "resources", "calendar")
@@ -78,9 +84,10 @@ class _Node:
     route: str | None  # None: route invalid
     releases: frozenset = frozenset()  # products a source may release
     output: str | None = None  # the product an assembly emits
-    saturated: bool = False  # a source without interarrival time
+    saturated: bool = False  # a source without interarrival time, or one that is always 0
     draws_mix: bool = False  # a source without sequence: its products are drawn from the mix
     timed: frozenset | None = None  # products a station's process time covers (None: not checked)
+    instant: bool = False  # a station that can pass a part on in zero time
 
     @property
     def path(self) -> str:
@@ -194,7 +201,8 @@ def _mix_sum(products: tuple[Product, ...], nodes: dict[str, "_Node"], problems:
     total = math.fsum(p.mix for p in products)
     if drawing and abs(total - 1.0) > TOLERANCE:
         problems.add("products", f"the product mix values sum to {total:g}; they must sum to 1, "
-                                 f"since source {drawing[0].id!r} draws its products from the mix")
+                                 f"since source {drawing[0].id!r} draws its products from the mix "
+                                 "(a product without `mix` has a share of 0)")
 
 
 # --- stations --------------------------------------------------------------------------------
@@ -246,10 +254,11 @@ def _station(i: int, spec, products: tuple[Product, ...], problems: _Problems):
         route = fields.get("route", "order")
         release = fields.get("release")
         releases = _releases(release, products) if kind == SOURCE else frozenset()
-        saturated = kind == SOURCE and release is not None and release.interarrival is None
+        saturated = kind == SOURCE and release is not None and (
+            release.interarrival is None or release.interarrival.always_zero)
         draws_mix = kind == SOURCE and release is not None and not release.sequence
         node = _Node(sid, kind, i, route, releases, fields.get("output"), saturated, draws_mix,
-                     _timed_products(spec, kind, products))
+                     _timed_products(spec, kind, products), _instant(kind, fields))
     if len(problems) > n_before:
         return None, node
     return Station(id=sid, kind=kind, **fields), node
@@ -262,6 +271,16 @@ def _timed_products(spec: dict, kind: str | None, products: tuple[Product, ...])
     if kind not in (MACHINE, ASSEMBLY) or not isinstance(value, dict) or "dist" in value:
         return None
     return frozenset(p.id for p in products if p.id in value)
+
+
+def _instant(kind: str | None, fields: dict) -> bool:
+    """Whether the station can pass a part on in zero time: a buffer, a machine or assembly
+    with a process time always 0 for some product, a conveyor whose travel time is always 0."""
+    if kind == BUFFER:
+        return True
+    if kind == CONVEYOR:
+        return fields.get("travel_time") is not None and fields["travel_time"].always_zero
+    return any(d is not None and d.always_zero for d in fields.get("process_time", {}).values())
 
 
 def _kind(spec: dict, path: str, problems: _Problems) -> str | None:
@@ -315,9 +334,7 @@ def _assembly(spec: dict, path: str, products, problems: _Problems) -> dict:
         problems.add(f"{path}.inputs", "required: a map predecessor id -> quantity, e.g. {housing: 1, shaft: 2}")
     else:
         for pred, qty in inputs.items():
-            if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
-                problems.add(f"{path}.inputs.{pred}", f"expected a whole number >= 1, got {_show(qty)}")
-            else:
+            if _whole(qty, f"{path}.inputs.{pred}", MAX_PLACES, problems) is not None:
                 fields["inputs"][str(pred)] = qty
     output = spec.get("output")
     pids = tuple(p.id for p in products)
@@ -363,13 +380,14 @@ def _count(spec: dict, key: str, path: str, problems: _Problems, default: int | 
             problems.add(f"{path}.{key}", "required: a whole number >= 1")
             return 0
         return default
-    value = spec[key]
-    if isinstance(value, bool) or not isinstance(value, int):
-        problems.add(f"{path}.{key}", f"expected a whole number >= 1, got {_show(value)}")
-        return 0
-    if value < 1:
-        problems.add(f"{path}.{key}", f"must be a whole number >= 1, got {value}")
-        return 0
+    return _whole(spec[key], f"{path}.{key}", MAX_PLACES, problems) or 0
+
+
+def _whole(value, path: str, maximum: int, problems: _Problems) -> int | None:
+    """A whole number from 1 to `maximum` (a YAML integer: `2.0` and `true` are not)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        problems.add(path, f"expected a whole number from 1 to {maximum:,}, got {_show(value)}")
+        return None
     return value
 
 
@@ -493,10 +511,7 @@ def _tool_change(spec, path: str, problems: _Problems) -> ToolChange | None:
         problems.add(path, f"expected {{every: parts, time: distribution}}, got {_show(spec)}")
         return None
     _unknown_keys(spec, TOOL_CHANGE_KEYS, path, "a tool change", problems)
-    every = spec["every"]
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        problems.add(f"{path}.every", f"expected a whole number of parts >= 1, got {_show(every)}")
-        every = 1
+    every = _whole(spec["every"], f"{path}.every", MAX_TOOL_EVERY, problems) or 1
     return ToolChange(every, _dist(spec["time"], f"{path}.time", problems))
 
 
@@ -504,8 +519,11 @@ def _calendar(spec, path: str, problems: _Problems) -> Calendar | None:
     """{period, off: [[start, end], ...]}: sorted, non-overlapping windows inside the period."""
     if spec is None:
         return None
-    if isinstance(spec, dict):  # YAML 1.1 reads the key `off` as the boolean false
-        spec = {("off" if key is False else key): value for key, value in spec.items()}
+    if isinstance(spec, dict):  # YAML 1.1 reads the keys `off` and `on` as booleans
+        if False in spec and "off" in spec:
+            problems.add(f"{path}.off", "given twice (once as off, once as 'off')")
+        spec = {({False: "off", True: "on"}.get(key, key) if isinstance(key, bool) else key): value
+                for key, value in spec.items()}
     if not isinstance(spec, dict) or "period" not in spec:
         problems.add(path, f"expected {{period: duration, off: [[start, end], ...]}}, got {_show(spec)}")
         return None
@@ -568,7 +586,8 @@ def _resource_refs(raw: dict, resources: tuple[Resource, ...], problems: _Proble
     for i, spec in enumerate(stations if isinstance(stations, list) else []):
         for key in ("load", "unload"):
             use = spec.get(key) if isinstance(spec, dict) else None
-            if isinstance(use, dict) and "resource" in use and use["resource"] not in known:
+            if isinstance(use, dict) and "resource" in use and not (
+                    isinstance(use["resource"], str) and use["resource"] in known):
                 problems.add(f"stations[{i}].{key}.resource",
                              f"unknown resource {_show(use['resource'])} (line resources: "
                              f"{', '.join(sorted(known)) or 'none'})")
@@ -835,27 +854,31 @@ def _structure(nodes: dict[str, _Node], edges: list, products: tuple[Product, ..
 
 def _zero_time_paths(nodes: dict[str, _Node], graph: nx.DiGraph, saturated: set,
                      problems: _Problems) -> None:
-    """A saturated source with a path to a sink through buffers only would release
-    endless parts at the same instant."""
-    passive = {n for n, node in nodes.items() if node.kind in (BUFFER, SINK)}
+    """A source releasing with no gap (saturated, or an interarrival time always 0) with a
+    path to a sink through zero-time stations would release endless parts at one instant,
+    and time would never advance."""
+    passive = {n for n, node in nodes.items() if node.instant or node.kind == SINK}
     for source in sorted(saturated, key=lambda n: nodes[n].index):
         reach = nx.descendants(graph.subgraph(passive | {source}), source)
         if any(nodes[n].kind == SINK for n in reach):
-            problems.add(nodes[source].path, f"saturated source {source!r} reaches a sink through "
-                                             "buffers only: it would release parts endlessly in zero "
-                                             "time (put a machine or conveyor on the way, or give it "
-                                             "an interarrival time)")
+            problems.add(nodes[source].path, f"source {source!r} releases parts with no gap and "
+                                             "reaches a sink through zero-time stations only "
+                                             "(buffers, or a process or travel time always 0): it "
+                                             "would release parts endlessly in zero time (put a "
+                                             "station that takes time on the way, or give it an "
+                                             "interarrival time)")
 
 
 def _zero_time_loops(nodes: dict[str, _Node], graph: nx.DiGraph, problems: _Problems) -> None:
-    """A loop made of buffers only would pass parts round in no time, forever."""
-    buffers = graph.subgraph(n for n, node in nodes.items() if node.kind == BUFFER)
-    for component in nx.strongly_connected_components(buffers):
+    """A loop made of zero-time stations would pass parts round in no time, forever."""
+    instant = graph.subgraph(n for n, node in nodes.items() if node.instant)
+    for component in nx.strongly_connected_components(instant):
         if len(component) > 1:
             first = min(component, key=lambda n: nodes[n].index)
             names = ", ".join(sorted(component, key=lambda n: nodes[n].index))
-            problems.add(nodes[first].path, f"the buffers {names} form a loop with no machine or "
-                                            "conveyor on it: parts would circle in zero time")
+            problems.add(nodes[first].path, f"the stations {names} form a loop of zero-time stations "
+                                            "(buffers, or a process or travel time always 0): "
+                                            "parts would circle in zero time")
 
 
 def _process_times(product: str, reached: set, nodes: dict[str, _Node], problems: _Problems) -> None:
@@ -945,6 +968,12 @@ def _join(path: str, sub: str) -> str:
     return path + sub if sub.startswith("[") else f"{path}.{sub}"
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlevel = 50, 50, 3
+
+
 def _show(value) -> str:
-    text = repr(value)
+    """A short form of a value for a message, whatever its size (YAML aliases can make a
+    small file hold a huge nested value)."""
+    text = _SHORT.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
