@@ -93,6 +93,52 @@ def test_overrides_are_applied_by_dotted_path():
     assert ONE_MACHINE["stations"][2]["capacity"] == 3  # the line document is not changed
 
 
+DIGIT_IDS = yaml.safe_load("""
+    line: digit-ids
+    stations:
+      - {id: src, kind: source}
+      - {id: "30", kind: machine, process_time: 60s}
+      - {id: "40", kind: machine, process_time: 60s}
+      - {id: "1", kind: machine, process_time: 60s}
+      - {id: out, kind: sink}
+    edges: [[src, "30"], ["30", "40"], ["40", "1"], ["1", out]]
+""")
+
+
+def test_override_segment_that_is_an_id_wins_over_the_index():
+    sc = scenario("""
+        scenario: s
+        line: l.yaml
+        overrides: {stations.1.process_time: 999s, stations.2.process_time: 5s}
+    """, line=DIGIT_IDS)
+    times = {s.id: s.process_time["part"].mean for s in sc.line.stations if s.kind == "machine"}
+    assert times == {"30": 60.0, "40": 5.0, "1": 999.0}  # `1` is station "1"; `2` is index 2
+
+
+def test_requirement_is_kept_as_text():
+    assert scenario("scenario: s\nline: l.yaml\nrequirement: 120 parts/h\n").requirement == "120 parts/h"
+    assert scenario("scenario: s\nline: l.yaml\nrequirement:\n").requirement == ""
+
+
+@pytest.mark.parametrize("body, message", [
+    ("injections: [{at: 10min, station: [m2], down_for: 5min}]",
+     "injections[0].station: expected a station id (text), got list"),
+    ("overrides: {stations.\u00b2.capacity: 4}", "overrides.stations.\u00b2.capacity: no item"),
+    ("requirement: [a, b]", "requirement: expected text, got list"),
+])
+def test_bad_scenario_file_exits_2_without_writing(tmp_path, capsys, body, message):
+    from twin.cli import main
+
+    (tmp_path / "l.yaml").write_text(yaml.safe_dump(ONE_MACHINE))
+    path = tmp_path / "s.yaml"
+    path.write_text(f"scenario: s\nline: l.yaml\n{body}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["accept", str(path), "--out", str(out), "--engine", "reference"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: {message}" in err and "Traceback" not in err
+    assert not out.exists() or not any(out.iterdir())
+
+
 @pytest.mark.parametrize("text, fragment", [
     ("overrides: {stations.op99.capacity: 3}", "overrides.stations.op99.capacity: no item 'op99'"),
     ("overrides: {stations.b.capacity: -3}", "stations[2].capacity"),
@@ -107,6 +153,27 @@ def test_overrides_are_applied_by_dotted_path():
     ("criteria: [{id: C1, kpi: oee, station: zz, min: 0.5}]", "unknown station 'zz'"),
     ("criteria: [{id: C1, kpi: lost_output, max: 3}]", "criteria[0].injection"),
     ("criteria: [{id: C1, kpi: full, station: m, max: 3}]", "unknown station KPI 'full'"),
+    ("injections: [{at: 10min, station: [m2], down_for: 5min}]",
+     "injections[0].station: expected a station id (text), got list"),
+    ("injections: [{at: 10min, station: {m2: 1}, down_for: 5min}]",
+     "injections[0].station: expected a station id (text), got dict"),
+    ("injections: [{at: 10min, station: m2, down_for: 5min, reason: [a, b]}]",
+     "injections[0].reason: expected text, got list"),
+    ("criteria: [{kpi: oee, station: [m], min: 0.5}]", "criteria[0].station: expected a station id"),
+    ("overrides: {stations.\u00b2.capacity: 4}", "overrides.stations.\u00b2.capacity: no item '\u00b2'"),
+    ("criteria: [{kpi: throughput, max: .inf}]", "criteria[0].max: expected a finite number"),
+    ("criteria: [{kpi: throughput, min: .nan}]", "criteria[0].min: expected a finite number"),
+    ("criteria: [{kpi: deadlock, equals: -.inf}]", "criteria[0].equals: expected a finite number"),
+    pytest.param(f"criteria: [{{kpi: throughput, min: {10**400}}}]",
+                 "criteria[0].min: expected a finite number", id="int-too-large-for-a-float"),
+    ("criteria: [{min: 0.5}]", "criteria[0].kpi: required"),
+    ("criteria: [{kpi: lost_output, injection: 0, max: 3}]",
+     "criteria[0].injection: lost_output compares runs with and without an injection, "
+     "but the scenario has no injections"),
+    ("criteria: [{kpi: recovery_time, max: 3}]", "the scenario has no injections"),
+    ("criteria: [{kpi: throughput, min: 3, description: [a]}]", "criteria[0].description: expected text"),
+    ("requirement: [a, b]", "requirement: expected text, got list"),
+    ("description: {a: 1}", "description: expected text, got dict"),
     ("replications: 0", "replications: must be at least 1"),
     ("duration: soon", "duration: bad duration"),
     ("colour: blue", "colour: unknown key"),

@@ -115,6 +115,23 @@ def test_the_same_path_twice_and_unknown_paths_are_problems(line_file):
         "--param: stations.nope.capacity: no item 'nope' in stations (use an index, an id or a name)"]
 
 
+def test_param_index_is_ascii_digits_only(line_file):
+    params = sw.parse_params(["stations.\u00b2.capacity=2"])
+    with pytest.raises(InputError) as exc:
+        sw.build_sweep(line_file, params, sw.resolve_settings())
+    assert [str(p) for p in exc.value.problems] == [
+        "--param: stations.\u00b2.capacity: no item '\u00b2' in stations (use an index, an id or a name)"]
+
+
+def test_param_segment_that_is_an_id_wins_over_the_index(tmp_path):
+    line_file = tmp_path / "digits.yaml"
+    line_file.write_text(LINE.replace("m1", '"2"').replace("m2", '"1"'))  # src, "2", b, "1", out
+    params = sw.parse_params(["stations.1.process_time=99s"])
+    point = sw.build_sweep(line_file, params, sw.resolve_settings()).points[0]
+    assert point.line.station("1").process_time["part"].mean == 99.0  # id "1", not index 1
+    assert point.line.station("2").process_time["part"].mean == 60.0
+
+
 # ----------------------------------------------------------------------------- the grid
 def test_grid_is_the_product_in_the_order_given(line_file):
     params = sw.parse_params(["stations.b.capacity=1,5", "stations.m2.process_time=40s,50s,60s"])

@@ -13,6 +13,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +34,9 @@ _TOP_KEYS = ("scenario", "line", "requirement", "description", "warmup", "durati
              "seed", "overrides", "injections", "criteria")
 _CRITERION_KEYS = ("id", "kpi", "station", "stat", "min", "max", "equals", "confidence", "injection",
                    "window", "description")
+#: a list index in an override path: ASCII digits only (str.isdigit() also accepts '²'), and
+#: few enough for int() (no line has a billion items)
+_INDEX = re.compile(r"[0-9]{1,9}")
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,8 @@ def from_documents(raw: dict, file: str, line_raw: dict, line_file: str) -> Scen
     scenario_id = raw.get("scenario")
     if not isinstance(scenario_id, str) or not scenario_id.strip():
         add("scenario", "expected a scenario id")
+    requirement = _text(raw, "requirement", add)
+    _text(raw, "description", add)
     resolved = apply_overrides(line_raw, raw.get("overrides") or {}, file, problems)
     line = None
     try:
@@ -129,7 +136,7 @@ def from_documents(raw: dict, file: str, line_raw: dict, line_file: str) -> Scen
     if problems:
         raise InputError(problems)
     return Scenario(id=scenario_id, file=file, line=line, line_file=line_file,
-                    requirement=str(raw.get("requirement", "")), warmup=warmup, duration=duration,
+                    requirement=requirement, warmup=warmup, duration=duration,
                     replications=replications, seed=seed, injections=injections, criteria=criteria,
                     raw=raw)
 
@@ -142,6 +149,17 @@ def _duration(raw: dict, key: str, default: float, add) -> float:
     except ValueError as exc:
         add(key, str(exc))
         return default
+
+
+def _text(raw: dict, key: str, add) -> str:
+    """A free-text field (absent or null: ""), so that a list is never stringified into evidence."""
+    value = raw.get(key, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        add(key, f"expected text, got {type(value).__name__}")
+        return ""
+    return value
 
 
 def _integer(raw: dict, key: str, default: int, add, minimum: int | None = None) -> int:
@@ -158,8 +176,8 @@ def _integer(raw: dict, key: str, default: int, add, minimum: int | None = None)
 def apply_overrides(line_raw: dict, overrides, file: str, problems: list[Problem]) -> dict:
     """A copy of the line document with each `dotted.path: value` set.
 
-    A list segment is an index or, for `stations` and `failures`, an `id` or
-    `name`. A path that does not lead into the document is a problem.
+    A list segment selects an item by its `id` or `name`, else by index (see
+    :func:`_list_index`). A path that does not lead into the document is a problem.
     """
     resolved = copy.deepcopy(line_raw)
     if not isinstance(overrides, dict):
@@ -198,11 +216,27 @@ def _set_path(doc, segments: list[str], value) -> str | None:
 
 
 def _list_index(items: list, segment: str) -> int | None:
-    if segment.isdigit():
-        return int(segment) if int(segment) < len(items) else None
+    """The item a path segment selects; ids may be all digits, so an id or name wins over an index.
+
+    In a list of items with ids or names (stations, products and resources by
+    `id`, failures by `name`), a segment equal to an item's id or name selects
+    that item; otherwise a segment of ASCII digits selects by index. With
+    stations "30" and "1", `stations.1` is station "1" and `stations.0` is "30".
+    """
     for i, item in enumerate(items):
         if isinstance(item, dict) and segment in (item.get("id"), item.get("name")):
             return i
+    if _INDEX.fullmatch(segment) and int(segment) < len(items):
+        return int(segment)
+    return None
+
+
+def _station_problem(station, line: Line) -> str | None:
+    """What is wrong with a `station` field, if anything; a list or map never reaches a set lookup."""
+    if not isinstance(station, str):
+        return f"expected a station id (text), got {type(station).__name__}"
+    if station not in {s.id for s in line.stations}:
+        return f"unknown station {station!r}"
     return None
 
 
@@ -235,15 +269,16 @@ def _injections(specs, line: Line, horizon: float, add) -> tuple[Injection, ...]
             station = None
         elif station is None:
             add(path, "give the `station` that goes down, or `all: true`")
-        elif station not in {s.id for s in line.stations}:
-            add(f"{path}.station", f"unknown station {station!r}")
+        elif problem := _station_problem(station, line):
+            add(f"{path}.station", problem)
         elif line.station(station).kind not in PROCESSING_KINDS:
             add(f"{path}.station", f"{station!r} is a {line.station(station).kind}; only machines "
                                    "and conveyors can go down")
         attribution = spec.get("attribution", "supplier")
         if attribution not in ATTRIBUTIONS:
             add(f"{path}.attribution", f"expected one of {', '.join(ATTRIBUTIONS)}")
-        out.append(Injection(at, station, down_for, str(spec.get("reason", "")), attribution))
+        reason = _text(spec, "reason", lambda p, m: add(f"{path}.{p}", m))
+        out.append(Injection(at, station, down_for, reason, attribution))
     return tuple(out)
 
 
@@ -266,27 +301,27 @@ def _criteria(specs, line: Line, injections, add) -> tuple[Criterion, ...]:
         if cid in seen:
             add(f"{path}.id", f"duplicate criterion id {cid!r}")
         seen.add(cid)
+        _text(spec, "description", lambda p, m: add(f"{path}.{p}", m))
         bounds = [k for k in ("min", "max", "equals") if k in spec]
         if len(bounds) != 1:
             add(path, "give exactly one of min, max, equals")
             continue
         kind = bounds[0]
-        value = spec[kind]
-        if kind == "equals" and isinstance(value, bool):
-            value = float(value)
-        elif isinstance(value, bool) or not isinstance(value, (int, float)):
-            try:
-                value = parse_duration(value)
-            except ValueError as exc:
-                add(f"{path}.{kind}", f"expected a number or a duration: {exc}")
-                continue
+        try:
+            value = _bound(kind, spec[kind])
+        except ValueError as exc:
+            add(f"{path}.{kind}", str(exc))
+            continue
+        if spec.get("kpi") is None:
+            add(f"{path}.kpi", "required: the KPI to judge, e.g. throughput")
+            continue
         confidence = spec.get("confidence", 0.95)
         if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
             add(f"{path}.confidence", "expected a level between 0 and 1, e.g. 0.95")
             confidence = 0.95
         station = spec.get("station")
         criterion = Criterion(id=cid, kpi=str(spec.get("kpi")), station=station, stat=spec.get("stat"),
-                              bound=(kind, float(value)), confidence=float(confidence),
+                              bound=(kind, value), confidence=float(confidence),
                               injection=spec.get("injection"),
                               window=_duration(spec, "window", DEFAULT_RECOVERY_WINDOW,
                                                lambda p, m: add(f"{path}.{p}", m)))
@@ -296,13 +331,17 @@ def _criteria(specs, line: Line, injections, add) -> tuple[Criterion, ...]:
                 add(f"{path}.{key}", f"does not apply to kpi {criterion.kpi!r}")
         if criterion.kpi in PAIRED_KPIS:
             k = criterion.injection
+            if not injections:
+                add(f"{path}.injection", f"{criterion.kpi} compares runs with and without an "
+                                         "injection, but the scenario has no injections")
+                continue
             if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < len(injections):
                 add(f"{path}.injection", f"{criterion.kpi} needs the index of an injection "
                                          f"(0..{len(injections) - 1})")
                 continue
         elif station is not None:
-            if station not in {s.id for s in line.stations}:
-                add(f"{path}.station", f"unknown station {station!r}")
+            if problem := _station_problem(station, line):
+                add(f"{path}.station", problem)
                 continue
             kind_keys = BUFFER_KEYS if line.station(station).kind == "buffer" else STATION_KEYS + (
                 "technical_availability",)
@@ -318,6 +357,20 @@ def _criteria(specs, line: Line, injections, add) -> tuple[Criterion, ...]:
             continue
         out.append(criterion)
     return tuple(out)
+
+
+def _bound(kind: str, value) -> float:
+    """A criterion's bound as a finite float: a verdict and its evidence need a number to compare."""
+    if kind == "equals" and isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise ValueError(f"expected a number or a duration: {exc}") from None
+    if not abs(value) <= sys.float_info.max:  # inf, NaN, or an int too large for a float
+        raise ValueError("expected a finite number")
+    return float(value)
 
 
 # ---------------------------------------------------------------------------- running
