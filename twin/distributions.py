@@ -8,6 +8,7 @@ the only place a random duration is drawn, by either engine.
 from __future__ import annotations
 
 import math
+import reprlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,8 +137,8 @@ def parse_dist(spec: object) -> tuple[Dist | None, list[tuple[str, str]]]:
 
 def _parse_param(name: str, raw: object) -> tuple[float, str | None]:
     if name in _DIMENSIONLESS:
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
-            return 0.0, f"expected a number, got {raw!r}"
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not abs(raw) < 1e300:
+            return 0.0, f"expected a number, got {reprlib.repr(raw)}"
         return float(raw), None
     try:
         return parse_duration(raw), None

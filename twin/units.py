@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^\s*(-?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|min|h|d)?\s*$")
@@ -17,23 +18,23 @@ def parse_duration(value: object) -> float:
     rejected here because no duration in a line or scenario may be negative.
     """
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration, got {value!r}")
+        raise ValueError(f"expected a duration, got {reprlib.repr(value)}")
     if isinstance(value, (int, float)):
-        seconds = float(value)
+        seconds = float(value) if abs(value) < 1e300 else math.inf  # a huge int overflows float()
     elif isinstance(value, str):
         match = _DURATION.match(value)
         if match is None:
             raise ValueError(
-                f"bad duration {value!r}: expected a number of seconds or a number "
+                f"bad duration {reprlib.repr(value)}: expected a number of seconds or a number "
                 "with a unit ms, s, min, h or d (e.g. '52s', '5min')"
             )
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
     else:
-        raise ValueError(f"expected a duration, got {type(value).__name__} {value!r}")
+        raise ValueError(f"expected a duration, got {type(value).__name__} {reprlib.repr(value)}")
     if not math.isfinite(seconds):
-        raise ValueError(f"duration {value!r} is not finite")
+        raise ValueError(f"duration {reprlib.repr(value)} is not finite")
     if seconds < 0:
-        raise ValueError(f"duration {value!r} is negative")
+        raise ValueError(f"duration {reprlib.repr(value)} is negative")
     return seconds
 
 

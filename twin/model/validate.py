@@ -957,7 +957,8 @@ def _id_problem(value) -> str | None:
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and abs(value) < 1e300 and math.isfinite(value))  # a huge int overflows isfinite
 
 
 def _join(path: str, sub: str) -> str:
