@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -83,6 +84,22 @@ def test_bad_options_exit_2(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("out", ["taken", "taken/sub", "/dev/null"])
+def test_out_not_a_folder_exit_2_before_simulating(tmp_path, capsys, monkeypatch, out):
+    monkeypatch.setattr("twin.scenario.run_scenario", lambda *args, **kwargs: pytest.fail("simulated"))
+    (tmp_path / "taken").write_text("a file, not a folder")
+    out = tmp_path / out  # "/dev/null" stays absolute
+    code, stdout, err = _accept(capsys, PASSING, "--out", out)
+    assert code == 2 and stdout == ""
+    assert err.startswith(f"twin: --out: {out}: ") and err.rstrip().endswith("is not a folder")
+
+
+def test_out_not_writable_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("twin.cli.os.access", lambda path, mode: False)  # root may write anywhere
+    code, _, err = _accept(capsys, PASSING, "--out", tmp_path / "reports")
+    assert code == 2 and f"--out: {tmp_path / 'reports'}: no permission to write into {tmp_path}" in err
+
+
 def test_verify_intact_exit_0(accepted, capsys):
     assert main(["verify", str(accepted)]) == 0
     assert "INTACT" in capsys.readouterr().out
@@ -141,3 +158,18 @@ def test_console_script_bad_scenario_no_traceback(tmp_path):
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0  # one problem, one line
     assert not (tmp_path / "r").exists()
+
+
+def test_sigterm_while_writing_leaves_no_temporary_folder(tmp_path):
+    """`kill -TERM` during the write unwinds like Ctrl-C: exit 143, the temporary folder removed."""
+    script = ("import signal, sys\n"
+              "from twin.evidence import bundle\n"
+              "bundle.report.render = lambda *args, **kwargs: signal.raise_signal(signal.SIGTERM)\n"
+              "from twin.cli import main\n"
+              "raise SystemExit(main(sys.argv[1:]))\n")
+    out = tmp_path / "reports"
+    result = subprocess.run([sys.executable, "-c", script, "accept", str(PASSING), "--out", str(out),
+                             "--engine", "reference"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 128 + signal.SIGTERM
+    assert "Traceback" not in result.stderr
+    assert list(out.iterdir()) == []

@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 
 from helpers import line_from_yaml, run_kpis, within_interval
-from twin.engines import simulate
-from twin.kpis import aggregate
 
 ENGINES = ["reference", "fast"]
 

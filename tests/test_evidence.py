@@ -220,6 +220,49 @@ def test_missing_and_extra_files_are_named(bundle, tmp_path):
     assert any(m.startswith("notes.txt: extra") for m in messages)
 
 
+@pytest.mark.parametrize("rel, edit, message", [
+    ("manifest.json", lambda data: data.replace(b"{\n", b'{\n  "x": NaN,\n', 1),
+     "manifest.json: changed (not a valid manifest)"),
+    ("evidence.json", lambda data: b"[" * 100000 + b"]" * 100000,
+     "evidence.json: changed (not a valid evidence document)"),
+])
+def test_unparsable_document_is_a_change(bundle, tmp_path, rel, edit, message):
+    """Like any changed byte in it (above): tampering (exit 1), not bad input, never a crash."""
+    copy = tmp_path / bundle.name
+    shutil.copytree(bundle, copy)
+    (copy / rel).write_bytes(edit((copy / rel).read_bytes()))
+    ok, messages = verify(copy)
+    assert not ok and message in messages
+
+
+def test_added_links_and_folders_are_named(bundle, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "inside.txt").write_text("not part of the bundle")
+    copy = tmp_path / bundle.name
+    shutil.copytree(bundle, copy)
+    (copy / "dirlink").symlink_to(elsewhere)
+    (copy / "filelink").symlink_to(elsewhere / "inside.txt")
+    (copy / "plots" / "more").mkdir()
+    ok, messages = verify(copy)
+    assert not ok
+    assert [m for m in messages if ": extra " in m] == [
+        "dirlink: extra symbolic link (not listed in manifest.json)",
+        "filelink: extra symbolic link (not listed in manifest.json)",
+        "plots/more: extra folder (not listed in manifest.json)"]
+
+
+def test_unreadable_file_is_bad_input(bundle, monkeypatch):
+    from twin.errors import InputError
+
+    def unreadable(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(mf, "sha256_file", unreadable)  # chmod does not stop root
+    with pytest.raises(InputError, match=r"evidence\.json: cannot be read \(Permission denied\)"):
+        verify(bundle)
+
+
 def test_not_a_bundle_is_bad_input(tmp_path):
     from twin.errors import InputError
 
@@ -240,20 +283,35 @@ def test_replay_ok_with_overrides(small_bundle):
     assert ok, messages
 
 
-def test_replay_names_a_consistent_forgery(bundle, tmp_path):
-    """Edited numbers with fresh hashes pass the hash checks; only a replay catches them."""
+def _forged(bundle: Path, tmp_path: Path, change) -> Path:
+    """A copy of `bundle` whose evidence.json `change` edits, with fresh hashes (a consistent forgery)."""
     copy = tmp_path / bundle.name
     shutil.copytree(bundle, copy)
     doc = json.loads((copy / "evidence.json").read_text())
-    doc["kpis"]["line"]["throughput"]["mean"] = 59.0
+    change(doc)
     doc["hashes"]["results_sha256"] = results_sha256(doc)
     (copy / "evidence.json").write_text(json.dumps(doc, indent=2))
     (copy / "manifest.json").write_bytes(mf.dumps(mf.build(copy)))
+    return copy
+
+
+def test_replay_names_a_consistent_forgery(bundle, tmp_path):
+    """Edited numbers with fresh hashes pass the hash checks; only a replay catches them."""
+    copy = _forged(bundle, tmp_path, lambda doc: doc["kpis"]["line"]["throughput"].update(mean=59.0))
     ok, messages = verify(copy)
     assert ok, messages
     ok, messages = verify(copy, replay=True)
     assert not ok
     assert any("kpis.line.throughput.mean" in m for m in messages), messages
+
+
+def test_replay_of_an_unknown_recorded_engine_is_a_problem(bundle, tmp_path):
+    copy = _forged(bundle, tmp_path, lambda doc: doc["engine"].update(name="turbo"))
+    assert verify(copy)[0]
+    ok, messages = verify(copy, replay=True)
+    assert not ok
+    assert ("replay: evidence.json: engine.name: unknown engine 'turbo' "
+            "(known: fast, reference; choose one with --engine)") in messages
 
 
 # ---------------------------------------------------------------------------- atomic writes

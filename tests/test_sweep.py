@@ -299,3 +299,10 @@ def test_dask_cluster_gives_the_local_files(line_file, tmp_path):
         assert sweep(line_file, tmp_path / "dask", *GRID, *QUICK,
                      "--scheduler", cluster.scheduler_address) == 0
     assert outputs(tmp_path / "dask") == outputs(tmp_path / "local")
+
+
+def test_out_under_a_file_is_bad_input_before_any_point_runs(line_file, tmp_path, monkeypatch):
+    monkeypatch.setattr(sw, "run_point", lambda point: pytest.fail("a point ran"))
+    (tmp_path / "taken").write_text("a file, not a folder")
+    with pytest.raises(InputError, match="taken exists and is not a folder"):
+        sweep(line_file, tmp_path / "taken" / "sub", *GRID, *QUICK, "--workers", "1")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+from pathlib import Path
 
 from twin import __version__, sweep_cli
 from twin.errors import InputError
@@ -45,6 +47,18 @@ def _integer(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def out_folder(option: str, path: str | Path) -> Path:
+    """`path` as a Path, checked before any work so that a long run does not end in an OSError."""
+    path = Path(path)
+    existing = next(p for p in (path, *path.parents) if os.path.lexists(p))
+    if not existing.is_dir():
+        where = "exists" if existing == path else f"{existing} exists"
+        raise InputError.single(option, str(path), f"{where} and is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError.single(option, str(path), f"no permission to write into {existing}")
+    return path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,8 +153,9 @@ def _progress(label: str, total: int):
 def cmd_accept(args) -> int:
     from twin.evidence.accept import accept
 
+    out = out_folder("--out", args.out)
     failed = False
-    for done in accept(args.scenarios, args.out, engine=args.engine, langs=args.lang,
+    for done in accept(args.scenarios, out, engine=args.engine, langs=args.lang,
                        sign=args.sign, progress=_progress):
         failed |= done.verdict != "pass"
         detail = f"  (failed: {', '.join(done.failed)})" if done.failed else ""
@@ -163,8 +178,14 @@ COMMANDS = {"validate": cmd_validate, "run": cmd_run, "accept": cmd_accept, "ver
             "sweep": sweep_cli.cmd_sweep}
 
 
+def _terminate(signum, frame):
+    """SIGTERM unwinds like Ctrl-C, so that temporary folders (bundles, sweeps) are removed."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return COMMANDS[args.command](args)
     except InputError as exc:
@@ -177,3 +198,5 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like: not an error
         sys.stdout = open(os.devnull, "w")
         return EXIT_OK
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -48,6 +48,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def cmd_sweep(args) -> int:
     from twin import sweep as sw
+    from twin.cli import out_folder
     from twin.scenario import load_scenario
 
     if args.scheduler is not None and args.workers is not None:
@@ -58,7 +59,7 @@ def cmd_sweep(args) -> int:
     settings = sw.resolve_settings(scenario, warmup=args.warmup, duration=args.duration,
                                    replications=args.replications, seed=args.seed, engine=args.engine)
     grid = sw.build_sweep(args.line, params, settings, scenario)
-    out = Path(args.out) if args.out else Path("reports") / f"sweep-{grid.line_id}"
+    out = out_folder("--out", args.out or Path("reports") / f"sweep-{grid.line_id}")
     update, close = _progress_bar(len(grid.points), f"sweep {grid.line_id} ({settings.engine})")
     try:
         run = sw.run_sweep(grid, out, workers=args.workers, scheduler=args.scheduler, progress=update)

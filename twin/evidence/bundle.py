@@ -3,7 +3,8 @@
 Everything is written into a hidden temporary folder inside `DIR`
 (``.twin-tmp-<name>-<random>``) and renamed into place at the end, so a crash
 or Ctrl-C never leaves a half-written bundle under the final name (the
-temporary folder is removed on any exception, KeyboardInterrupt included).
+temporary folder is removed in a ``finally``: on any exception, KeyboardInterrupt
+included, and on SIGTERM, which `twin.cli.main` turns into SystemExit).
 If a bundle of that name exists already (same results), it is replaced: on
 Linux by an atomic exchange of the two folders (``renameat2`` with
 ``RENAME_EXCHANGE``), elsewhere by renaming the old one aside first; the old
@@ -65,13 +66,12 @@ def write_bundle(outcome, out_dir: str | Path, langs=("en",), sign_key=None) -> 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / f".twin-tmp-{name}-{secrets.token_hex(4)}"
-    tmp.mkdir()
     try:
+        tmp.mkdir()
         write_contents(tmp, outcome, doc, tuple(langs), name, sign_key)
         _move_into_place(tmp, out_dir / name)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # already gone once moved into place
     return out_dir / name
 
 

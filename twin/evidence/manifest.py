@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from twin.evidence.document import canonical_json
@@ -43,6 +44,12 @@ def bundle_files(bundle: Path) -> list[str]:
     """Relative paths (with `/`) of every file in the bundle that the manifest lists, sorted."""
     return sorted(p.relative_to(bundle).as_posix() for p in bundle.rglob("*")
                   if p.is_file() and p.relative_to(bundle).as_posix() not in UNLISTED)
+
+
+def bundle_entries(bundle: Path) -> set[str]:
+    """Relative paths of everything in the bundle (files, folders, links, none followed): additions show."""
+    return {(Path(top) / name).relative_to(bundle).as_posix()
+            for top, folders, files in os.walk(bundle) for name in folders + files}
 
 
 def self_hash(manifest: dict) -> str:

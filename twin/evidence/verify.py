@@ -5,7 +5,8 @@ numbers follow from its inputs?" in steps, each adding messages that name
 the file concerned:
 
 1. `manifest.json` is in its one accepted form and its own hash matches;
-2. every file it lists exists with that sha256, and no file was added;
+2. every file it lists exists with that sha256, and nothing was added (no
+   file, folder or symbolic link that it does not list);
 3. `evidence.json` parses and `hashes.results_sha256` matches its content;
 4. with a public key, `signature.ed25519` is a valid signature of the manifest;
 5. with `replay`, the scenario is rebuilt from the resolved inputs stored in
@@ -14,15 +15,21 @@ the file concerned:
    named (with another engine: the KPIs and criteria are compared to 1e-9).
 
 A folder that is not a bundle at all (missing, or no manifest.json and no
-evidence.json) raises InputError (exit 2 on the command line).
+evidence.json), or a file of it that cannot be read, raises InputError (exit 2
+on the command line). A file that reads but does not parse as its document
+(bad JSON, NaN, nesting too deep, wrong shape) is a problem, reported like any
+other change (exit 1): that is what a changed byte in it usually gives. So is
+an engine recorded in `evidence.json` that this version does not have, for a
+replay with the recorded engine.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from twin.engines import ENGINES
 from twin.errors import InputError
 from twin.evidence import manifest as mf
 from twin.evidence import signing
@@ -32,6 +39,8 @@ from twin.evidence.document import SCHEMA, build_document, results_sha256
 #: relative tolerance for KPIs when a replay uses another engine than the recorded one (SPEC §6)
 ENGINE_TOLERANCE = 1e-9
 MAX_DIFFERENCES = 20
+#: what reading a document of a bundle raises when its content is not that document
+MALFORMED = (ValueError, KeyError, TypeError, AttributeError, RecursionError)
 
 
 def verify(bundle_dir: str | Path, replay: bool = False, engine: str | None = None,
@@ -56,11 +65,11 @@ def verify(bundle_dir: str | Path, replay: bool = False, engine: str | None = No
         pubkey = signing.load_public_key(pubkey)
     problems: list[str] = []
     notes: list[str] = []
-    manifest = _check_manifest(bundle, problems)
-    if manifest is not None:
-        _check_files(bundle, manifest, problems, notes)
-    doc = _check_evidence(bundle, problems, notes)
-    _check_signature(bundle, pubkey, problems, notes)
+    try:
+        doc = _check_hashes(bundle, pubkey, problems, notes)
+    except OSError as exc:
+        raise InputError.single(exc.filename or str(bundle), "",
+                                f"cannot be read ({exc.strerror})") from None
     if replay and doc is not None:
         _replay(doc, engine, problems, notes, progress)
     if problems:
@@ -69,6 +78,16 @@ def verify(bundle_dir: str | Path, replay: bool = False, engine: str | None = No
 
 
 # ---------------------------------------------------------------------------- hashes
+def _check_hashes(bundle: Path, pubkey, problems: list[str], notes: list[str]) -> dict | None:
+    """Steps 1 to 4; returns the evidence document if it parses (OSError where a file cannot be read)."""
+    manifest = _check_manifest(bundle, problems)
+    if manifest is not None:
+        _check_files(bundle, manifest, problems, notes)
+    doc = _check_evidence(bundle, problems, notes)
+    _check_signature(bundle, pubkey, problems, notes)
+    return doc
+
+
 def _check_manifest(bundle: Path, problems: list[str]) -> dict | None:
     path = bundle / mf.MANIFEST
     if not path.is_file():
@@ -80,10 +99,11 @@ def _check_manifest(bundle: Path, problems: list[str]) -> dict | None:
         files = manifest["files"]
         if not isinstance(files, dict):
             raise TypeError
-    except (ValueError, KeyError, TypeError):
+        own_hash = mf.self_hash(manifest)  # ValueError on NaN or infinity
+    except MALFORMED:
         problems.append(f"{mf.MANIFEST}: changed (not a valid manifest)")
         return None
-    if manifest.get("manifest_sha256") != mf.self_hash(manifest):
+    if manifest.get("manifest_sha256") != own_hash:
         problems.append(f"{mf.MANIFEST}: changed (its own hash manifest_sha256 does not match)")
     elif mf.dumps(manifest) != data:
         problems.append(f"{mf.MANIFEST}: changed (bytes differ from its canonical form)")
@@ -98,10 +118,21 @@ def _check_files(bundle: Path, manifest: dict, problems: list[str], notes: list[
             problems.append(f"{rel}: missing (listed in {mf.MANIFEST})")
         elif mf.sha256_file(bundle / rel) != listed[rel]:
             problems.append(f"{rel}: changed (sha256 differs from {mf.MANIFEST})")
-    for rel in sorted(present - set(listed)):
-        problems.append(f"{rel}: extra file (not listed in {mf.MANIFEST})")
+    for rel in sorted(_unlisted(bundle, listed)):
+        problems.append(f"{rel}: extra {_kind(bundle / rel)} (not listed in {mf.MANIFEST})")
     if not problems:
         notes.append(f"{mf.MANIFEST}: {len(listed)} files, every sha256 matches")
+
+
+def _unlisted(bundle: Path, listed: dict) -> set[str]:
+    """Every entry of the bundle the manifest does not account for: added files, folders or links."""
+    holders = {parent.as_posix() for rel in listed for parent in PurePosixPath(rel).parents}
+    return mf.bundle_entries(bundle) - set(listed) - holders - set(mf.UNLISTED)
+
+
+def _kind(path: Path) -> str:
+    """What an added entry is, for its message."""
+    return "symbolic link" if path.is_symlink() else "folder" if path.is_dir() else "file"
 
 
 def _check_evidence(bundle: Path, problems: list[str], notes: list[str]) -> dict | None:
@@ -114,7 +145,7 @@ def _check_evidence(bundle: Path, problems: list[str], notes: list[str]) -> dict
         doc = json.loads(path.read_text("utf-8"))
         recorded = doc["hashes"]["results_sha256"]
         computed = results_sha256(doc)
-    except (ValueError, KeyError, TypeError):
+    except MALFORMED:
         problems.append(f"{EVIDENCE}: changed (not a valid evidence document)")
         return None
     if doc.get("schema") != SCHEMA:
@@ -158,13 +189,17 @@ def _replay(doc: dict, engine: str | None, problems: list[str], notes: list[str]
         recorded_engine = doc["engine"]["name"]
         scenario = from_documents(scenario_doc, inputs["scenario"]["file"],
                                   inputs["line"]["document"], inputs["line"]["file"])
-    except (KeyError, TypeError, AttributeError):
+    except MALFORMED:
         problems.append(f"replay: {EVIDENCE} does not hold the resolved inputs")
         return
     except InputError as exc:
         problems.append(f"replay: the inputs stored in {EVIDENCE} do not validate: {exc}")
         return
     engine = engine or recorded_engine
+    if engine not in ENGINES:
+        problems.append(f"replay: {EVIDENCE}: engine.name: unknown engine {engine!r} "
+                        f"(known: {', '.join(ENGINES)}; choose one with --engine)")
+        return
     update, close = progress(f"replay {scenario.id} ({engine})", scenario.replications) \
         if progress else (None, None)
     try:
