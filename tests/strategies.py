@@ -6,7 +6,7 @@ next layer (now and then one skipping to a sink) and maybe more; a
 `probability` machine may send parts back to an earlier layer (rework, which
 can deadlock). Every routing policy, distribution, failure basis, setup, setup
 matrix, tool change, scrap, release kind, product filter, shared resource
-(load and unload) and planned-downtime calendar appears.
+(load and unload) and planned-downtime calendar (on any kind of station) appears.
 
 Lines are written as documents (what a YAML file holds) and go through the
 validator (`twin.model.validate`), so each one is a line a user could load.
@@ -102,7 +102,10 @@ def server_fields(draw, products: list[str], resources: list[str]) -> dict:
 def middle_station(draw, sid: str, products: list[str], resources: list[str]) -> dict:
     kind = draw(st.sampled_from(["machine", "machine", "buffer", "conveyor", "assembly"]))
     if kind == "buffer":
-        return {"id": sid, "kind": kind, "capacity": draw(st.integers(1, 4))}
+        spec = {"id": sid, "kind": kind, "capacity": draw(st.integers(1, 4))}
+        if draw(st.integers(0, 5)) == 0:
+            spec["calendar"] = draw(calendars())
+        return spec
     if kind == "conveyor":
         spec = {"id": sid, "kind": kind, "capacity": draw(st.integers(1, 4)),
                 "travel_time": draw(durations()), "failures": draw(failures())}
@@ -169,6 +172,9 @@ def line_documents(draw) -> dict:
         if spec["kind"] == "buffer":
             spec.update(kind="conveyor", travel_time=draw(durations()))
     sinks = [{"id": f"out{i}", "kind": "sink"} for i in range(draw(st.integers(1, 2)))]
+    for spec in sinks:
+        if draw(st.integers(0, 5)) == 0:
+            spec["calendar"] = draw(calendars())
     stages = [sources, *layers, sinks]
     edges: list[dict] = []
     back_targets: list[str] = []

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+import yaml
+
 from helpers import line_from_yaml, run_kpis
 from twin.engines import simulate
+from twin.model.validate import validate
 
 ENGINES = ["reference", "fast"]
 
@@ -84,6 +87,30 @@ def test_calendar_with_half_off_halves_throughput(engine, where):
     assert m["working"]["mean"] == pytest.approx(0.5)
     assert m["availability"]["mean"] == pytest.approx(1.0)  # planned downtime is not lost time
     assert m["oee"]["mean"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("where", ["b", "out"])
+def test_a_buffer_or_sink_with_its_own_calendar_stops_the_flow_through_it(engine, where):
+    """A line calendar leaves buffers and sinks alone; their own stops them: no part reaches
+    the sink while `where` is off (1 h of every 2 h), and the machine before it blocks."""
+    text = f"""
+line: passive-off
+stations:
+  - {{id: src, kind: source}}
+  - {{id: m, kind: machine, process_time: 60s}}
+  - {{id: b, kind: buffer, capacity: 1}}
+  - {{id: out, kind: sink}}
+edges: [[src, m], [m, b], [b, out]]
+"""
+    doc = yaml.safe_load(text)
+    next(s for s in doc["stations"] if s["id"] == where)["calendar"] = {"period": "2h", "off": [["1h", "2h"]]}
+    line = validate(doc, "passive-off.yaml")
+    res = simulate(line, 0.0, 8 * 3600.0, 1, 1, engine=engine, exits=True)[0]
+    hour = (res.exit_times // 3600).astype(int)
+    assert len(res.exit_times) > 200 and not ((hour % 2 == 1) & (res.exit_times % 3600 > 0)).any()
+    kpis = run_kpis(line, warmup=0, duration=8 * 3600, replications=1, engine=engine)
+    assert kpis["stations"]["m"]["blocked"]["mean"] == pytest.approx(0.5, abs=0.02)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

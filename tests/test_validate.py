@@ -203,7 +203,7 @@ def test_base_line_is_valid():
     ("op10", "load", {"resource": "robot"}, "stations[1].load", "expected {resource: id, time"),
     ("op10", "calendar", {"period": "8h", "off": [["1h", "2h"], ["1.5h", "3h"]]},
      "stations[1].calendar.off[1]", "must not overlap"),
-    ("b1", "calendar", {"period": "8h"}, "stations[2].calendar", "unknown field 'calendar' for a buffer"),
+    ("unload", "calendar", {"off": [["1h", "2h"]]}, "stations[5].calendar", "expected {period: duration"),
 ])
 def test_station_field_problems(sid, key, value, path, fragment):
     def edit(doc):

@@ -462,11 +462,9 @@ class ReferenceEngine:
     def can_take(self, node: Node, pred: Node) -> bool:
         """Whether `node` can take a part from `pred` now: not halted, and a free place
         (sinks always; an assembly while its kit lacks parts from `pred`)."""
-        if node.kind == SINK:
-            return True
         if node.kind == SOURCE or node.halted:
             return False
-        return self.free_places(node, pred) > 0
+        return node.kind == SINK or self.free_places(node, pred) > 0
 
     def free_places(self, node: Node, pred: Node) -> float:
         if node.kind == SINK:
@@ -553,7 +551,7 @@ class ReferenceEngine:
 
     def try_in(self, node: Node) -> None:
         """Pull waiting parts while the node can take them (an assembly first assembles)."""
-        if node.kind in (SOURCE, SINK):
+        if node.kind == SOURCE:  # a sink pulls only when its own calendar turns it back on
             return
         if node.kind == ASSEMBLY:
             self.assemble(node)

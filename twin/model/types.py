@@ -18,7 +18,7 @@ KINDS = (SOURCE, MACHINE, BUFFER, CONVEYOR, ASSEMBLY, SINK)
 PROCESSING_KINDS = (MACHINE, CONVEYOR, ASSEMBLY)
 #: kinds with servers that set up, process and may need resources (machines and assemblies)
 SERVER_KINDS = (MACHINE, ASSEMBLY)
-#: kinds a planned-downtime calendar pauses (buffers and sinks are passive)
+#: kinds the line's planned-downtime calendar pauses (buffers and sinks only follow their own)
 CALENDAR_KINDS = (SOURCE, MACHINE, CONVEYOR, ASSEMBLY)
 ROUTES = ("order", "probability", "shortest_queue", "round_robin")
 BASES = ("operating", "calendar")
@@ -168,10 +168,11 @@ class Line:
         return self._in.get(station_id, ())
 
     def calendar_of(self, station: Station) -> Calendar | None:
-        """The planned-downtime calendar a station follows: its own, else the line's."""
-        if station.kind not in CALENDAR_KINDS:
-            return None
-        return station.calendar or self.calendar
+        """The planned-downtime calendar a station follows: its own (any kind), else the
+        line's (which stops the stations that work: not buffers and sinks)."""
+        if station.calendar is not None or station.kind not in CALENDAR_KINDS:
+            return station.calendar
+        return self.calendar
 
     def injected_stations(self, injection: Injection) -> tuple[str, ...]:
         """The stations an injection takes down, in file order."""

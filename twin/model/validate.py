@@ -43,9 +43,9 @@ KIND_KEYS = {
     SOURCE: ("release", "route", "calendar"),
     MACHINE: _SERVER_KEYS,
     ASSEMBLY: _SERVER_KEYS + ("inputs", "output"),
-    BUFFER: ("capacity", "route"),
+    BUFFER: ("capacity", "route", "calendar"),
     CONVEYOR: ("capacity", "travel_time", "failures", "route", "calendar"),
-    SINK: (),
+    SINK: ("calendar",),
 }
 RESOURCE_KEYS = ("id", "capacity", "description")
 CALENDAR_KEYS = ("period", "off")
@@ -347,7 +347,8 @@ def _assembly(spec: dict, path: str, products, problems: _Problems) -> dict:
 
 def _buffer(spec: dict, path: str, products, problems: _Problems) -> dict:
     return {"places": _count(spec, "capacity", path, problems),
-            "route": _route(spec, path, problems)}
+            "route": _route(spec, path, problems),
+            "calendar": _calendar(spec.get("calendar"), f"{path}.calendar", problems)}
 
 
 def _conveyor(spec: dict, path: str, products, problems: _Problems) -> dict:
@@ -364,7 +365,7 @@ def _conveyor(spec: dict, path: str, products, problems: _Problems) -> dict:
 
 
 def _sink(spec: dict, path: str, products, problems: _Problems) -> dict:
-    return {"places": 0}
+    return {"places": 0, "calendar": _calendar(spec.get("calendar"), f"{path}.calendar", problems)}
 
 
 _BUILDERS = {SOURCE: _source, MACHINE: _machine, BUFFER: _buffer, CONVEYOR: _conveyor, SINK: _sink,

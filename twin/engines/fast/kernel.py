@@ -717,11 +717,9 @@ def can_take(L, S, n, pred):
     """Whether `n` can take a part from `pred` now: not halted, and a free place
     (sinks always; an assembly while its kit lacks parts from `pred`)."""
     kind = L.node[n, N_KIND]
-    if kind == K_SINK:
-        return True
     if kind == K_SOURCE or halted(S, n):
         return False
-    return free_places(L, S, n, pred) > 0
+    return kind == K_SINK or free_places(L, S, n, pred) > 0
 
 
 @njit(**SMALL)
@@ -876,7 +874,7 @@ def try_out(L, S, n):
 def try_in(L, S, n):
     """Pull waiting parts while the node can take them (an assembly first assembles)."""
     kind = L.node[n, N_KIND]
-    if kind == K_SOURCE or kind == K_SINK:
+    if kind == K_SOURCE:  # a sink pulls only when its own calendar turns it back on
         return
     if general(L) and kind == K_ASSEMBLY:
         assemble(L, S, n)
