@@ -94,13 +94,13 @@ def test_calendar_with_half_off_halves_throughput(engine, where):
 def test_a_buffer_or_sink_with_its_own_calendar_stops_the_flow_through_it(engine, where):
     """A line calendar leaves buffers and sinks alone; their own stops them: no part reaches
     the sink while `where` is off (1 h of every 2 h), and the machine before it blocks."""
-    text = f"""
+    text = """
 line: passive-off
 stations:
-  - {{id: src, kind: source}}
-  - {{id: m, kind: machine, process_time: 60s}}
-  - {{id: b, kind: buffer, capacity: 1}}
-  - {{id: out, kind: sink}}
+  - {id: src, kind: source}
+  - {id: m, kind: machine, process_time: 60s}
+  - {id: b, kind: buffer, capacity: 1}
+  - {id: out, kind: sink}
 edges: [[src, m], [m, b], [b, out]]
 """
     doc = yaml.safe_load(text)

@@ -381,3 +381,13 @@ def test_graphml_value_of_the_wrong_declared_type_names_node_and_attribute(tmp_p
     with pytest.raises(InputError) as exc:
         read_document(_write(tmp_path / "typed.graphml", text))
     assert "node 'op10', attribute 'scrap': '0.005' is not a boolean" in str(exc.value)
+
+
+@pytest.mark.parametrize("name, text, fragment", [
+    ("surrogate.json", '{"line": "x", "description": "Dreh\\ud800teile"}', "unpaired surrogate"),
+    ("surrogate.yaml", 'line: x\nstations: [{id: m, description: "a\\ud800"}]\n', "unpaired surrogate"),
+    ("digits.yaml", "line: x\nstations: [{id: m, servers: " + "9" * 5000 + "}]\n", "a value cannot be read"),
+])
+def test_texts_and_numbers_no_line_can_use_are_read_errors(tmp_path, name, text, fragment):
+    with pytest.raises(InputError, match=fragment):
+        read_document(_write(tmp_path / name, text))

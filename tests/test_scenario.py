@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from twin.errors import InputError
-from twin.scenario import Criterion, from_documents, judge, recovery_time, run_scenario
+from twin.scenario import Criterion, apply_overrides, from_documents, judge, recovery_time, run_scenario
 
 ONE_MACHINE = yaml.safe_load(textwrap.dedent("""
     line: one-machine
@@ -280,3 +280,34 @@ def test_missing_line_file_names_the_scenario_field(tmp_path):
     with pytest.raises(InputError) as exc:
         load_scenario(path)
     assert str(exc.value).startswith(f"{path}: line: cannot use line file 'nowhere.yaml'")
+
+
+def test_override_changes_only_the_station_it_names_when_the_file_shares_a_value():
+    """m2's process time is a YAML alias of m1's: overriding m1 must leave m2 alone."""
+    line_raw = yaml.safe_load("""
+line: shared
+stations:
+  - {id: src, kind: source}
+  - {id: m1, kind: machine, process_time: &pt {dist: constant, value: 10s}}
+  - {id: m2, kind: machine, process_time: *pt}
+  - {id: out, kind: sink}
+edges: [[src, m1], [m1, m2], [m2, out]]
+""")
+    problems = []
+    resolved = apply_overrides(line_raw, {"stations.m1.process_time.value": "5s"}, "s.yaml", problems)
+    assert problems == []
+    assert resolved["stations"][1]["process_time"]["value"] == "5s"
+    assert resolved["stations"][2]["process_time"]["value"] == "10s"
+    assert line_raw["stations"][1]["process_time"]["value"] == "10s"  # the file's document is untouched
+
+
+def test_scenario_id_names_a_bundle_so_it_is_short():
+    found = problems("scenario: " + "a" * 101 + "\nline: l.yaml\n")
+    assert any("scenario: expected a scenario id of at most 100 characters" in p for p in found), found
+
+
+def test_recovery_from_an_outage_that_outlasts_the_run_cannot_be_judged():
+    found = problems("scenario: s\nline: l.yaml\nwarmup: 0s\nduration: 1h\n"
+                     "injections: [{at: 50min, station: m, down_for: 2h}]\n"
+                     "criteria: [{id: C, kpi: recovery_time, injection: 0, max: 1min}]\n")
+    assert any("criteria[0].injection: injection 0 lasts to the end of the run" in p for p in found), found

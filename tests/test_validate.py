@@ -381,6 +381,22 @@ def test_parts_released_endlessly_in_zero_time_are_a_problem(station_id, key, va
         [("stations[0]", True)]
 
 
+@pytest.mark.parametrize("edit", [
+    lambda doc: station(doc, "m").__setitem__("load", {"resource": "r", "time": "5s"}),
+    lambda doc: (doc["stations"].insert(3, {"id": "feed", "kind": "machine", "process_time": "30s"}),
+                 doc["edges"].extend([["src", "feed"], ["feed", "m"]]),
+                 station(doc, "m").update(kind="assembly", inputs={"src": 1, "feed": 1}, output="part")),
+])
+def test_a_zero_time_station_that_waits_for_something_else_is_fine(edit):
+    """A robot's load time, or an assembly's other input, paces the zero-time station."""
+    doc = yaml.safe_load(ZERO_TIME_LINE)
+    doc["resources"] = [{"id": "r"}]
+    station(doc, "m")["process_time"] = 0
+    station(doc, "belt")["travel_time"] = 0
+    edit(doc)
+    validate(doc, "zero.yaml")
+
+
 def test_one_station_that_takes_time_on_the_way_is_enough():
     doc = yaml.safe_load(ZERO_TIME_LINE)
     station(doc, "m")["process_time"] = {"dist": "uniform", "low": 0, "high": "1s"}

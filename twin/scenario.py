@@ -115,8 +115,8 @@ def from_documents(raw: dict, file: str, line_raw: dict, line_file: str) -> Scen
         if key not in _TOP_KEYS:
             add(str(key), f"unknown key (expected one of: {', '.join(_TOP_KEYS)})")
     scenario_id = raw.get("scenario")
-    if not isinstance(scenario_id, str) or not scenario_id.strip():
-        add("scenario", "expected a scenario id")
+    if not isinstance(scenario_id, str) or not scenario_id.strip() or len(scenario_id) > 100:
+        add("scenario", "expected a scenario id of at most 100 characters (it names the bundle)")
     requirement = _text(raw, "requirement", add)
     _text(raw, "description", add)
     resolved = apply_overrides(line_raw, raw.get("overrides") or {}, file, problems)
@@ -132,7 +132,7 @@ def from_documents(raw: dict, file: str, line_raw: dict, line_file: str) -> Scen
     replications = _integer(raw, "replications", 10, add, minimum=1)
     seed = _integer(raw, "seed", 1, add)
     injections = _injections(raw.get("injections") or [], line, warmup + duration, add) if line else ()
-    criteria = _criteria(raw.get("criteria") or [], line, injections, add) if line else ()
+    criteria = _criteria(raw.get("criteria") or [], line, injections, warmup + duration, add) if line else ()
     if problems:
         raise InputError(problems)
     return Scenario(id=scenario_id, file=file, line=line, line_file=line_file,
@@ -178,8 +178,11 @@ def apply_overrides(line_raw: dict, overrides, file: str, problems: list[Problem
 
     A list segment selects an item by its `id` or `name`, else by index (see
     :func:`_list_index`). A path that does not lead into the document is a problem.
+    Only the mappings and lists along each path are copied: a value the file shares
+    between stations (a YAML anchor and its aliases) changes only where the path
+    points, and a document of any depth or size copies in no time.
     """
-    resolved = copy.deepcopy(line_raw)
+    resolved = copy.copy(line_raw)
     if not isinstance(overrides, dict):
         problems.append(Problem(file, "overrides", "expected a mapping of dotted paths to values"))
         return resolved
@@ -201,6 +204,7 @@ def _set_path(doc, segments: list[str], value) -> str | None:
                 return None
             if segment not in node:
                 return f"no field {segment!r} in {where}"
+            node[segment] = copy.copy(node[segment])
             node = node[segment]
         elif isinstance(node, list):
             index = _list_index(node, segment)
@@ -209,6 +213,7 @@ def _set_path(doc, segments: list[str], value) -> str | None:
             if last:
                 node[index] = value
                 return None
+            node[index] = copy.copy(node[index])
             node = node[index]
         else:
             return f"{where} is a {type(node).__name__}, not a mapping or list"
@@ -282,7 +287,7 @@ def _injections(specs, line: Line, horizon: float, add) -> tuple[Injection, ...]
     return tuple(out)
 
 
-def _criteria(specs, line: Line, injections, add) -> tuple[Criterion, ...]:
+def _criteria(specs, line: Line, injections, horizon: float, add) -> tuple[Criterion, ...]:
     from twin.kpis import BUFFER_KEYS, STATION_KEYS
 
     if not isinstance(specs, list):
@@ -338,6 +343,10 @@ def _criteria(specs, line: Line, injections, add) -> tuple[Criterion, ...]:
             if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < len(injections):
                 add(f"{path}.injection", f"{criterion.kpi} needs the index of an injection "
                                          f"(0..{len(injections) - 1})")
+                continue
+            if criterion.kpi == "recovery_time" and injections[k].at + injections[k].down_for >= horizon:
+                add(f"{path}.injection", f"injection {k} lasts to the end of the run: there is no "
+                                         "recovery to measure (end it earlier or run longer)")
                 continue
         elif station is not None:
             if problem := _station_problem(station, line):

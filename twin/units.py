@@ -7,6 +7,8 @@ import re
 import reprlib
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+#: the longest duration (about 31 million years): longer ones overflow the statistics
+MAX_SECONDS = 1e15
 _DURATION = re.compile(r"^\s*(-?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|min|h|d)?\s*$")
 
 
@@ -35,6 +37,8 @@ def parse_duration(value: object) -> float:
         raise ValueError(f"duration {reprlib.repr(value)} is not finite")
     if seconds < 0:
         raise ValueError(f"duration {reprlib.repr(value)} is negative")
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"duration {reprlib.repr(value)} is longer than {MAX_SECONDS:g} s")
     return seconds
 
 

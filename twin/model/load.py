@@ -59,6 +59,7 @@ def read_document(path) -> dict:
     if suffix in GRAPHML_SUFFIXES:
         return raw_from_graph(_parse_graphml(text, file), file)
     doc = _parse_json(text, file) if suffix in JSON_SUFFIXES else _parse_yaml(text, file)
+    _check_text(doc, file)
     if doc is None:
         raise InputError.single(file, "", "the file holds no line (only comments or blank lines)")
     if not isinstance(doc, dict):
@@ -68,6 +69,26 @@ def read_document(path) -> dict:
     if suffix in JSON_SUFFIXES and "nodes" in doc and ("links" in doc or "edges" in doc):
         return raw_from_graph(_node_link_graph(doc, file), file)
     return doc
+
+
+def _check_text(doc, file: str) -> None:
+    """Every text in the document is writable as UTF-8 (evidence, reports): an escape such as
+    "\\ud800" gives an unpaired surrogate, which is not. Each shared (aliased) value is
+    looked at once, without recursion, so neither YAML aliases nor depth cost anything."""
+    seen, stack = set(), [doc]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InputError.single(file, "", f"text with an unpaired surrogate escape: "
+                                                  f"{value.encode('utf-8', 'backslashreplace')[:60]!r}") from None
+        elif isinstance(value, (dict, list)) and id(value) not in seen:
+            seen.add(id(value))
+            stack.extend(value.items() if isinstance(value, dict) else value)
+        elif isinstance(value, tuple):  # a mapping's (key, value)
+            stack.extend(value)
 
 
 def _read_text(file: str) -> str:
@@ -150,6 +171,9 @@ def _parse_yaml(text: str, file: str):
                                           f"#x{exc.character:04x} is not allowed in YAML text") from None
     except yaml.YAMLError as exc:
         raise InputError.single(file, "", f"YAML error: {exc}") from None
+    except ValueError as exc:  # e.g. an integer of over 4300 digits, a date like 2026-13-45
+        reason = str(exc).split(";")[0]
+        raise InputError.single(file, "", f"YAML error: a value cannot be read ({reason})") from None
     except RecursionError:
         raise InputError.single(file, "", "YAML error: the document is nested too deeply") from None
 
@@ -286,7 +310,7 @@ def raw_from_graph(G, file: str = "<graph>") -> dict:
             return value
         try:
             return json.loads(value)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             problems.append(Problem(file, path, f"looks like JSON (starts with {value.lstrip()[0]!r}) "
                                                 f"but does not parse: {exc}"))
             return value

@@ -274,12 +274,16 @@ def _timed_products(spec: dict, kind: str | None, products: tuple[Product, ...])
 
 
 def _instant(kind: str | None, fields: dict) -> bool:
-    """Whether the station can pass a part on in zero time: a buffer, a machine or assembly
-    with a process time always 0 for some product, a conveyor whose travel time is always 0."""
+    """Whether the station can pass a part on in zero time: a buffer, a machine with a
+    process time always 0 for some product and no load or unload, an assembly of that kind
+    with one input (with several, it waits for the others), a conveyor whose travel time is
+    always 0."""
     if kind == BUFFER:
         return True
     if kind == CONVEYOR:
         return fields.get("travel_time") is not None and fields["travel_time"].always_zero
+    if fields.get("load") or fields.get("unload") or len(fields.get("inputs", {0: 1})) != 1:
+        return False
     return any(d is not None and d.always_zero for d in fields.get("process_time", {}).values())
 
 
