@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from twin import cli
 from twin.cli import main
 from twin.kpis import BUFFER_KEYS, LINE_KEYS, STATION_KEYS
 
@@ -130,3 +131,12 @@ def test_console_script_never_prints_a_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "line" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_an_output_that_cannot_be_written_is_one_message_not_a_traceback(monkeypatch, capsys):
+    def full_disk(args):
+        raise OSError(28, "No space left on device", "reports/x/evidence.json")
+    monkeypatch.setitem(cli.COMMANDS, "accept", full_disk)
+    assert main(["accept", "s.yaml"]) == 2
+    assert capsys.readouterr().err == (
+        "twin: reports/x/evidence.json: cannot write: No space left on device\n")

@@ -198,5 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like: not an error
         sys.stdout = open(os.devnull, "w")
         return EXIT_OK
+    except OSError as exc:  # the output cannot be written (a full disk, a path under /proc...)
+        print(f"twin: {exc.filename or ''}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     finally:
         signal.signal(signal.SIGTERM, previous)
