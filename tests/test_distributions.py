@@ -74,6 +74,8 @@ def test_constant_and_bare_duration_consume_nothing():
     ({"dist": "exponential", "mean": 0}, "mean", "> 0"),
     ({"dist": "uniform", "low": 5, "high": 1}, "high", ">= low"),
     ({"dist": "lognormal", "mean": 5, "cv": -1}, "cv", "> 0"),
+    ({"dist": "gamma", "mean": 1, "cv": 1e10}, "cv", "nearly every draw is 0"),
+    ({"dist": "weibull", "shape": 0.001, "scale": "5s"}, "", "overflows"),
     ({"dist": "empirical", "values": []}, "values", "non-empty"),
     ({"dist": "exponential", "mean": 3, "sd": 1}, "sd", "unknown parameter"),
     ("fast", "", "bad duration"),

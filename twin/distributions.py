@@ -31,6 +31,8 @@ KINDS = {
     "empirical": (EMPIRICAL, ("values",)),
 }
 _DIMENSIONLESS = {"cv", "shape"}
+#: a gamma's shape is 1 / cv²; below 0.01 its draws underflow to 0 (time would stand still)
+MAX_GAMMA_CV = 10.0
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,8 @@ def _check_shape(kind: str, p: dict[str, float]) -> list[tuple[str, str]]:
         return [("mean", "must be > 0")]
     if kind in ("lognormal", "gamma") and p["cv"] <= 0:
         return [("cv", "must be > 0")]
+    if kind == "gamma" and p["cv"] > MAX_GAMMA_CV:
+        return [("cv", f"must be <= {MAX_GAMMA_CV:g}: with a larger cv nearly every draw is 0")]
     if kind == "weibull" and p["shape"] <= 0:
         return [("shape", "must be > 0")]
     if kind == "weibull" and p["scale"] <= 0:
