@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -140,3 +142,12 @@ def test_an_output_that_cannot_be_written_is_one_message_not_a_traceback(monkeyp
     assert main(["accept", "s.yaml"]) == 2
     assert capsys.readouterr().err == (
         "twin: reports/x/evidence.json: cannot write: No space left on device\n")
+
+
+def test_a_file_name_that_is_not_utf8_is_printed_escaped(tmp_path):
+    name = os.fsdecode(b"line-\xff.yaml")
+    shutil.copy(ROOT / "lines" / "bench_10.yaml", tmp_path / name)
+    proc = subprocess.run([sys.executable, "-m", "twin", "validate", name], capture_output=True,
+                          cwd=tmp_path, env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    assert proc.returncode == 0, proc.stderr
+    assert b"line-\\udcff.yaml" in proc.stdout
