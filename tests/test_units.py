@@ -15,7 +15,7 @@ def test_parse_duration(text, seconds):
 @pytest.mark.parametrize("bad, fragment", [
     ("-5s", "negative"), ("-5", "negative"), ("-20min", "negative"), (-1, "negative"), ("5 minutes", "unit"), ("abc", "bad duration"),
     (True, "expected a duration"), (None, "expected a duration"), ([1], "expected a duration"),
-    (float("inf"), "not finite"), (10**400, "not finite"), ("1e300s", "longer than"),
+    (float("inf"), "not finite"), (10**400, "not finite"), ("1e300s", "longer than"), (1e-300, "shorter than"), ("0.0001ms", "shorter than"),
 ])
 def test_bad_durations_say_why(bad, fragment):
     with pytest.raises(ValueError, match=fragment):

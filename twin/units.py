@@ -9,6 +9,8 @@ import reprlib
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 #: the longest duration (about 31 million years): longer ones overflow the statistics
 MAX_SECONDS = 1e15
+#: the shortest duration but 0: a mean of 1e-300 s would keep time standing still
+MIN_SECONDS = 1e-6
 _DURATION = re.compile(r"^\s*(-?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|min|h|d)?\s*$")
 
 
@@ -39,6 +41,9 @@ def parse_duration(value: object) -> float:
         raise ValueError(f"duration {reprlib.repr(value)} is negative")
     if seconds > MAX_SECONDS:
         raise ValueError(f"duration {reprlib.repr(value)} is longer than {MAX_SECONDS:g} s")
+    if 0 < seconds < MIN_SECONDS:
+        raise ValueError(f"duration {reprlib.repr(value)} is shorter than {MIN_SECONDS:g} s "
+                         "(give 0 or a longer one)")
     return seconds
 
 
