@@ -105,22 +105,18 @@ def test_bad_param_on_the_command_line_writes_nothing(line_file, tmp_path):
     assert not out.exists()
 
 
-def test_the_same_path_twice_and_unknown_paths_are_problems(line_file):
+def test_the_same_path_twice_is_a_problem():
     with pytest.raises(InputError, match="swept twice"):
         sw.parse_params(["stations.b.capacity=1", "stations.b.capacity=2"])
-    params = sw.parse_params(["stations.nope.capacity=1,2"])
+
+
+@pytest.mark.parametrize("item", ["nope", "\u00b2"])  # an index is ASCII digits only: not '²'
+def test_unknown_path_items_are_problems(line_file, item):
+    params = sw.parse_params([f"stations.{item}.capacity=1,2"])
     with pytest.raises(InputError) as exc:
         sw.build_sweep(line_file, params, sw.resolve_settings())
     assert [str(p) for p in exc.value.problems] == [
-        "--param: stations.nope.capacity: no item 'nope' in stations (use an index, an id or a name)"]
-
-
-def test_param_index_is_ascii_digits_only(line_file):
-    params = sw.parse_params(["stations.\u00b2.capacity=2"])
-    with pytest.raises(InputError) as exc:
-        sw.build_sweep(line_file, params, sw.resolve_settings())
-    assert [str(p) for p in exc.value.problems] == [
-        "--param: stations.\u00b2.capacity: no item '\u00b2' in stations (use an index, an id or a name)"]
+        f"--param: stations.{item}.capacity: no item '{item}' in stations (use an index, an id or a name)"]
 
 
 def test_param_segment_that_is_an_id_wins_over_the_index(tmp_path):

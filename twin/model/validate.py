@@ -282,7 +282,7 @@ def _instant(kind: str | None, fields: dict) -> bool:
         return True
     if kind == CONVEYOR:
         return fields.get("travel_time") is not None and fields["travel_time"].always_zero
-    if fields.get("load") or fields.get("unload") or len(fields.get("inputs", {0: 1})) != 1:
+    if fields.get("load") or fields.get("unload") or (kind == ASSEMBLY and len(fields["inputs"]) != 1):
         return False
     return any(d is not None and d.always_zero for d in fields.get("process_time", {}).values())
 
@@ -962,8 +962,8 @@ def _id_problem(value) -> str | None:
 
 
 def _is_number(value) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and abs(value) < 1e300 and math.isfinite(value))  # a huge int overflows isfinite
+    # abs(v) < 1e300 is False for NaN and infinity, and unlike math.isfinite takes a huge int
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 1e300
 
 
 def _join(path: str, sub: str) -> str:
