@@ -383,6 +383,31 @@ def test_graphml_value_of_the_wrong_declared_type_names_node_and_attribute(tmp_p
     assert "node 'op10', attribute 'scrap': '0.005' is not a boolean" in str(exc.value)
 
 
+def merged_graphml(tmp_path) -> str:
+    """The GraphML text of MERGED: nodes src, m1, m2, out (lines 7-20), edges from line 21."""
+    write_graphml(graph_from_line(load_line(_write(tmp_path / "m.yaml", MERGED))), tmp_path / "m.graphml")
+    return (tmp_path / "m.graphml").read_text()
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('<node id="m2">', '<node id="m1">', "line 14: node id 'm1' given twice (first at line 10)"),
+    ('target="out" />', 'target="nowhere" />',
+     "line 23: edge 'm2' -> 'nowhere': unknown target node 'nowhere': no <node> has this id"),
+    ('<edge source="src" target="m1" />', '<edge target="m1" />',
+     "line 21: edge None -> 'm1': the edge has no source attribute"),
+    ('<edge source="m1" target="m2" />', '<edge source="src" target="m1" />',
+     "line 22: edge 'src' -> 'm1': given twice (first at line 21)"),
+])
+def test_graphml_structure_problems_name_the_line_and_the_ids(tmp_path, old, new, message):
+    """networkx would merge the two nodes, add the unknown one, or make a multigraph."""
+    text = merged_graphml(tmp_path)
+    assert old in text
+    with pytest.raises(InputError) as exc:
+        read_document(_write(tmp_path / "edited.graphml", text.replace(old, new, 1)))
+    assert any(p.path == "" and p.message.startswith(f"GraphML error at {message}")
+               for p in exc.value.problems), exc.value.problems
+
+
 @pytest.mark.parametrize("name, text, fragment", [
     ("surrogate.json", '{"line": "x", "description": "Dreh\\ud800teile"}', "unpaired surrogate"),
     ("surrogate.yaml", 'line: x\nstations: [{id: m, description: "a\\ud800"}]\n', "unpaired surrogate"),

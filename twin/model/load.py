@@ -19,6 +19,7 @@ import os
 import re
 from pathlib import Path
 from xml.etree import ElementTree
+from xml.parsers import expat
 
 import networkx as nx
 import yaml
@@ -31,6 +32,7 @@ JSON_SUFFIXES = (".json",)
 GRAPHML_SUFFIXES = (".graphml",)
 #: graph attributes networkx's GraphML reader adds by itself (not part of the line)
 _NETWORKX_GRAPH_ATTRS = ("node_default", "edge_default")
+GRAPHML_NS = "http://graphml.graphdrawing.org/xmlns"
 #: attributes never JSON-decoded from strings (free text may start with "[")
 _TEXT_ATTRS = ("description",)
 
@@ -205,27 +207,72 @@ def _parse_json(text: str, file: str):
 
 
 def _parse_graphml(text: str, file: str) -> nx.Graph:
+    data = text.encode("utf-8")
+    _check_graphml(data, file)
     try:
-        return nx.read_graphml(io.BytesIO(text.encode("utf-8")))
-    except Exception as exc:  # noqa: BLE001 - ParseError, NetworkXError, KeyError, ValueError...
-        position = getattr(exc, "position", None)
-        if position:
-            reason = re.sub(r":? ?line \d+, column \d+$", "", str(exc))
-            message = f"GraphML syntax error at line {position[0]}, column {position[1] + 1}: {reason}"
-        else:
-            message = f"GraphML error: {_graphml_bad_value(text) or exc}"
-        raise InputError.single(file, "", message) from None
+        return nx.read_graphml(io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001 - NetworkXError, KeyError, ValueError...
+        raise InputError.single(file, "", f"GraphML error: {_graphml_bad_value(data) or exc}") from None
+
+
+def _check_graphml(data: bytes, file: str) -> None:
+    """What networkx's GraphML reader lets pass or reports without a place, each problem with
+    its line: a node id given twice (networkx merges the nodes), an edge without both ends or
+    naming a node not declared (networkx adds one), an edge given twice. A syntax error stops
+    here with line and column."""
+    nodes: dict[str, int] = {}
+    edges: list[tuple[str | None, str | None, int]] = []
+    problems: list[str] = []
+    parser = expat.ParserCreate(namespace_separator=" ")
+
+    def start(name: str, attrs: dict) -> None:
+        line = parser.CurrentLineNumber
+        if name == f"{GRAPHML_NS} node":
+            node = attrs.get("id")
+            if node in nodes:
+                problems.append(f"GraphML error at line {line}: node id {node!r} given twice "
+                                f"(first at line {nodes[node]}): each station is one node")
+            nodes.setdefault(node, line)
+        elif name == f"{GRAPHML_NS} edge":
+            edges.append((attrs.get("source"), attrs.get("target"), line))
+
+    parser.StartElementHandler = start
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError as exc:
+        raise InputError.single(file, "", f"GraphML syntax error at line {exc.lineno}, column "
+                                          f"{exc.offset + 1}: {expat.ErrorString(exc.code)}") from None
+    problems += _graphml_edge_problems(edges, nodes)
+    if problems:
+        raise InputError([Problem(file, "", message) for message in problems])
+
+
+def _graphml_edge_problems(edges: list, nodes: dict) -> list[str]:
+    """Each edge has a source and a target among the declared nodes, and joins them once."""
+    problems, first = [], {}
+    for source, target, line in edges:
+        where = f"GraphML error at line {line}: edge {source!r} -> {target!r}"
+        for end, node in (("source", source), ("target", target)):
+            if node is None:
+                problems.append(f"{where}: the edge has no {end} attribute")
+            elif node not in nodes:
+                problems.append(f"{where}: unknown {end} node {node!r}: no <node> has this id")
+        if (source, target) in first:
+            problems.append(f"{where}: given twice (first at line {first[source, target]}): "
+                            "a line holds one edge per pair of stations")
+        first.setdefault((source, target), line)
+    return problems
 
 
 _GRAPHML_TYPES = {"int": int, "long": int, "float": float, "double": float, "string": str,
                   "boolean": lambda v: {"true": True, "false": False, "1": True, "0": False}[v.lower()]}
 
 
-def _graphml_bad_value(text: str) -> str | None:
+def _graphml_bad_value(data: bytes) -> str | None:
     """Which node or edge attribute does not read as its declared `attr.type` (networkx says
     only which value failed)."""
-    ns = {"g": "http://graphml.graphdrawing.org/xmlns"}
-    root = ElementTree.fromstring(text)
+    ns = {"g": GRAPHML_NS}
+    root = ElementTree.fromstring(data)
     keys = {k.get("id"): (k.get("attr.name"), k.get("attr.type", "string"))
             for k in root.iter(f"{{{ns['g']}}}key")}
     for element in root.iter():
