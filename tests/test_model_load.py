@@ -236,6 +236,19 @@ def test_graphs_that_are_not_digraphs_are_rejected(graph):
         Line.from_graph(graph)
 
 
+def test_attributes_that_repeat_what_the_graph_gives_are_problems():
+    """An attribute `id` on a node, `from` or `to` on an edge, would be ignored."""
+    G = nx.DiGraph(line="g")
+    G.add_node("load", kind="source", id="feed")
+    G.add_node("unload", kind="sink")
+    G.add_edge("load", "unload", to="op10")
+    with pytest.raises(InputError) as info:
+        raw_from_graph(G, "mine")
+    assert [(p.path, p.message) for p in info.value.problems] == [
+        ("stations[0].id", "attribute 'id' is not read: the graph itself gives the station id ('load')"),
+        ("edges[0].to", "attribute 'to' is not read: the graph itself gives the edge's ends ('load' -> 'unload')")]
+
+
 def test_node_without_kind_is_a_problem_not_a_crash():
     G = nx.DiGraph(line="g")
     G.add_edge("load", "unload")
@@ -357,6 +370,11 @@ def test_json_key_given_twice_is_a_problem(tmp_path):
     (lambda d: d.__setitem__("nodes", {"a": 1}), "nodes", "expected a list of nodes"),
     (lambda d: d["nodes"].append(dict(d["nodes"][1])), "nodes[4].id", "duplicate node 'm1'"),
     (lambda d: d["links"].append({"source": "m1", "target": "zz"}), "links[3].target", "unknown node 'zz'"),
+    (lambda d: d["links"].append(dict(d["links"][1])), "links[3]",
+     "duplicate link 'm1' -> 'm2' (first at links[1]): a line holds one edge per pair of stations"),
+    (lambda d: d["links"][0].__setitem__("from", "m2"), "links[0].from",
+     "a node-link link names its ends `source` and `target`, not 'from'"),
+    (lambda d: d["links"].append({"from": "m1", "to": "out"}), "links[3].source", "required: the id of a node"),
 ])
 def test_node_link_problems_are_placed(tmp_path, edit, path, fragment):
     doc = json.loads(json.dumps(nx.node_link_data(nx.DiGraph(graph_from_line(load_line(

@@ -302,7 +302,8 @@ def _node_link_graph(doc: dict, file: str) -> nx.Graph:
 
 def _check_node_link(doc: dict, edges: str, file: str) -> None:
     """What networkx's node-link reader does not check, or reports without a place: the
-    graph's attributes, node ids given once, links between known nodes."""
+    graph's attributes, node ids given once, links naming their ends `source` and `target`
+    (networkx's keys), between known nodes and given once."""
     problems = []
     if not isinstance(doc.get("graph", {}), dict):
         problems.append(("graph", "expected a mapping of line attributes (line, products, ...)"))
@@ -321,12 +322,32 @@ def _check_node_link(doc: dict, edges: str, file: str) -> None:
     if not isinstance(links, list) or not all(isinstance(e, dict) for e in links):
         problems.append((edges, "expected a list of links {source, target, ...}"))
         links = []
+    first: dict = {}
     for k, link in enumerate(links):
-        for end in ("source", "target"):
-            if not isinstance(link.get(end), str) or (ids and link[end] not in ids):
-                problems.append((f"{edges}[{k}].{end}", f"unknown node {link.get(end)!r}: no node has this id"))
+        problems += _link_problems(f"{edges}[{k}]", link, ids)
+        pair = (link.get("source"), link.get("target"))
+        if not all(isinstance(end, str) for end in pair):
+            continue
+        if pair in first:
+            problems.append((f"{edges}[{k}]", f"duplicate link {pair[0]!r} -> {pair[1]!r} (first at "
+                                              f"{edges}[{first[pair]}]): a line holds one edge per "
+                                              "pair of stations"))
+        first.setdefault(pair, k)
     if problems:
         raise InputError([Problem(file, path, message) for path, message in problems])
+
+
+def _link_problems(path: str, link: dict, ids: dict) -> list[tuple[str, str]]:
+    """A link's ends are `source` and `target`, known nodes; `from` and `to`, the keys of an
+    edge in the YAML form, would be read as attributes and ignored."""
+    problems = [(f"{path}.{key}", f"a node-link link names its ends `source` and `target`, "
+                                  f"not {key!r}") for key in ("from", "to") if key in link]
+    for end in ("source", "target"):
+        if end not in link:
+            problems.append((f"{path}.{end}", "required: the id of a node"))
+        elif not isinstance(link[end], str) or (ids and link[end] not in ids):
+            problems.append((f"{path}.{end}", f"unknown node {link[end]!r}: no node has this id"))
+    return problems
 
 
 def raw_from_graph(G, file: str = "<graph>") -> dict:
@@ -369,19 +390,19 @@ def raw_from_graph(G, file: str = "<graph>") -> dict:
     for key, value in G.graph.items():
         if key not in raw and key not in _NETWORKX_GRAPH_ATTRS:
             raw[key] = decode(str(key), key, value)
-    stations = []
-    for i, (node, attrs) in enumerate(G.nodes(data=True)):
-        station = {"id": node}
-        station.update((k, decode(f"stations[{i}].{k}", k, v)) for k, v in attrs.items() if k != "id")
-        stations.append(station)
-    edges = []
-    for k, (u, v, attrs) in enumerate(G.edges(data=True)):
-        edge = {"from": u, "to": v}
-        edge.update((a, decode(f"edges[{k}].{a}", a, x)) for a, x in attrs.items()
-                    if a not in ("from", "to"))
-        edges.append(edge)
-    raw["stations"] = stations
-    raw["edges"] = edges
+    def item(path: str, given: dict, what: str, attrs: dict) -> dict:
+        """`given` (a station's id, an edge's ends: the graph's own) and the decoded attributes;
+        an attribute of a given key would be ignored, so it is a problem."""
+        for key in given:
+            if key in attrs:
+                problems.append(Problem(file, f"{path}.{key}", f"attribute {key!r} is not read: "
+                                                               f"the graph itself gives the {what}"))
+        return {**given, **{k: decode(f"{path}.{k}", k, v) for k, v in attrs.items() if k not in given}}
+
+    raw["stations"] = [item(f"stations[{i}]", {"id": node}, f"station id ({node!r})", attrs)
+                       for i, (node, attrs) in enumerate(G.nodes(data=True))]
+    raw["edges"] = [item(f"edges[{k}]", {"from": u, "to": v}, f"edge's ends ({u!r} -> {v!r})", attrs)
+                    for k, (u, v, attrs) in enumerate(G.edges(data=True))]
     if problems:
         raise InputError(problems)
     return raw
