@@ -160,6 +160,8 @@ def test_bad_scenario_file_exits_2_without_writing(tmp_path, capsys, body, messa
     ("injections: [{at: 10min, station: m2, down_for: 5min, reason: [a, b]}]",
      "injections[0].reason: expected text, got list"),
     ("criteria: [{kpi: oee, station: [m], min: 0.5}]", "criteria[0].station: expected a station id"),
+    ("criteria: [{kpi: oee, station: 30, min: 0.5}]",
+     "criteria[0].station: 30 is a number, but a station id is text: write it in quotes"),
     ("overrides: {stations.\u00b2.capacity: 4}", "overrides.stations.\u00b2.capacity: no item '\u00b2'"),
     ("criteria: [{kpi: throughput, max: .inf}]", "criteria[0].max: expected a finite number"),
     ("criteria: [{kpi: throughput, min: .nan}]", "criteria[0].min: expected a finite number"),

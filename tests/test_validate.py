@@ -197,7 +197,7 @@ def test_base_line_is_valid():
     ("load", "release", {"interarrival": "-1"}, "stations[0].release.interarrival", "negative"),
     ("load", "release", {"rate": 5}, "stations[0].release.rate", "unknown field"),
     ("op10", "id", "OP10", "stations[1].id", "bad id 'OP10'"),
-    ("op10", "id", 10, "stations[1].id", "expected an id"),
+    ("op10", "id", 10, "stations[1].id", "10 is a number, but a station id is text: write it in quotes"),
     ("op10", "description", ["x"], "stations[1].description", "expected text"),
     ("op10", "tool_change", {"every": 5}, "stations[1].tool_change", "expected {every: parts, time"),
     ("op10", "load", {"resource": "robot"}, "stations[1].load", "expected {resource: id, time"),
@@ -263,7 +263,8 @@ def test_single_product_may_omit_mix_but_not_have_another_share():
     (lambda d: d["edges"].append({"from": "op10"}), "edges[6].to", "required"),
     (lambda d: d["edges"].append({"from": "op10", "to": "unload", "weight": 2}), "edges[6].weight",
      "unknown field 'weight' for an edge"),
-    (lambda d: d["edges"].append([3, "unload"]), "edges[6].from", "expected a station id"),
+    (lambda d: d["edges"].append([3, "unload"]), "edges[6].from", "3 is a number, but a station id is text"),
+    (lambda d: d["edges"].append([None, "unload"]), "edges[6].from", "expected a station id, got None"),
     (lambda d: d["edges"][1].__setitem__(0, "op11"), "edges[1].from", "unknown node 'op11'"),
     (lambda d: d["edges"][4].pop("p"), "edges[4].p", "required: 'insp' routes by probability"),
     (lambda d: d["edges"][4].__setitem__("p", "10%"), "edges[4].p", "expected a probability"),
@@ -344,6 +345,43 @@ def test_station_without_in_or_out_edges():
 def test_a_mistyped_edge_is_reported_once_not_as_disconnected_stations():
     problems = check(lambda d: d["edges"][2].__setitem__(1, "conv2"))
     assert problems == [("edges[2].to", "unknown node 'conv2': no station has this id")]
+
+
+DIGIT_IDS = """
+line: digits
+products: [{id: "1", mix: 0.5}, {id: "2", mix: 0.5}]
+resources: [{id: "7"}]
+stations:
+  - {id: src, kind: source, release: {sequence: [1, "2"]}}
+  - {id: "30", kind: machine, process_time: {1: 5s, "2": 6s}, setup_matrix: {"1": {2: 1min}},
+     load: {resource: 7, time: 1s}}
+  - {id: src2, kind: source}
+  - {id: "40", kind: assembly, process_time: 5s, inputs: {30: 1, src2: 1}, output: 1}
+  - {id: 50, kind: sink}
+edges: [[src, 30], {from: "30", to: "40", products: [1]}, [src2, "40"], ["40", "50"]]
+"""
+
+
+def test_an_id_written_as_a_number_is_a_problem_saying_so():
+    """YAML reads an unquoted 30 as a number (010 as 8): ids are text, and the message says
+    so where a vague `unknown product 1 (products: 1, 2)` used to be."""
+    with pytest.raises(InputError) as exc:
+        validate(yaml.safe_load(DIGIT_IDS), "digits.yaml")
+    numbers = {p.path: p.message for p in exc.value.problems if "is a number" in p.message}
+    assert numbers == {
+        "stations[0].release.sequence[0]": "1 is a number, but a product id is text: write it in quotes",
+        "stations[1].process_time.1": "1 is a number, but a product id is text: write it in quotes",
+        "stations[1].setup_matrix.1.2": "2 is a number, but a product id is text: write it in quotes",
+        "stations[1].load.resource": "7 is a number, but a resource id is text: write it in quotes",
+        "stations[3].inputs.30": "30 is a number, but a station id is text: write it in quotes",
+        "stations[3].output": "1 is a number, but a product id is text: write it in quotes",
+        "stations[4].id": "50 is a number, but a station id is text: write it in quotes",
+        "edges[0].to": "30 is a number, but a station id is text: write it in quotes",
+        "edges[1].products[0]": "1 is a number, but a product id is text: write it in quotes",
+    }
+    assert not any(p.path == "stations[1].process_time" and "no key names a product" in p.message
+                   for p in exc.value.problems)
+    assert not any("predecessor" in p.message for p in exc.value.problems)
 
 
 def test_zero_process_time_is_allowed():

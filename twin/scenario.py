@@ -24,7 +24,7 @@ from twin.errors import InputError, Problem
 from twin.kpis import LINE_KEYS, aggregate, summarize
 from twin.model.load import read_document
 from twin.model.types import PROCESSING_KINDS, Injection, Line
-from twin.model.validate import validate
+from twin.model.validate import number_id_problem, validate
 from twin.units import parse_duration
 
 ATTRIBUTIONS = ("supplier", "customer", "maintenance")
@@ -239,7 +239,8 @@ def _list_index(items: list, segment: str) -> int | None:
 def _station_problem(station, line: Line) -> str | None:
     """What is wrong with a `station` field, if anything; a list or map never reaches a set lookup."""
     if not isinstance(station, str):
-        return f"expected a station id (text), got {type(station).__name__}"
+        return number_id_problem(station, "station") or \
+            f"expected a station id (text), got {type(station).__name__}"
     if station not in {s.id for s in line.stations}:
         return f"unknown station {station!r}"
     return None

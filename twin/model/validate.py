@@ -137,7 +137,7 @@ def _line_id(raw: dict, problems: _Problems) -> str:
     if "line" not in raw:
         problems.add("line", "required: the line id (lower-case letters, digits, '_' and '-')")
         return ""
-    problem = _id_problem(raw["line"])
+    problem = _id_problem(raw["line"], "line")
     if problem:
         problems.add("line", problem)
     return raw["line"]
@@ -171,7 +171,7 @@ def _products(spec, problems: _Problems) -> tuple[Product, ...]:
         _unknown_keys(item, PRODUCT_KEYS, path, "a product", problems)
         _text(item, "description", f"{path}.description", problems)
         pid = item.get("id")
-        problem = "required: the product id" if "id" not in item else _id_problem(pid)
+        problem = "required: the product id" if "id" not in item else _id_problem(pid, "product")
         if problem:
             problems.add(f"{path}.id", problem)
         elif pid in first:
@@ -239,7 +239,7 @@ def _station(i: int, spec, products: tuple[Product, ...], problems: _Problems):
         return None, None
     n_before = len(problems)
     sid = spec.get("id")
-    problem = "required: the station id" if "id" not in spec else _id_problem(sid)
+    problem = "required: the station id" if "id" not in spec else _id_problem(sid, "station")
     if problem:
         problems.add(f"{path}.id", problem)
     kind = _kind(spec, path, problems)
@@ -338,13 +338,16 @@ def _assembly(spec: dict, path: str, products, problems: _Problems) -> dict:
         problems.add(f"{path}.inputs", "required: a map predecessor id -> quantity, e.g. {housing: 1, shaft: 2}")
     else:
         for pred, qty in inputs.items():
-            if _whole(qty, f"{path}.inputs.{pred}", MAX_PLACES, problems) is not None:
+            if problem := number_id_problem(pred, "station"):
+                problems.add(f"{path}.inputs.{pred}", problem)
+            elif _whole(qty, f"{path}.inputs.{pred}", MAX_PLACES, problems) is not None:
                 fields["inputs"][str(pred)] = qty
     output = spec.get("output")
     pids = tuple(p.id for p in products)
     if output not in pids:
-        problems.add(f"{path}.output", f"expected the product the assembly emits (products: {', '.join(pids)}), "
-                                       f"got {_show(output)}")
+        problems.add(f"{path}.output", number_id_problem(output, "product")
+                     or f"expected the product the assembly emits (products: {', '.join(pids)}), "
+                        f"got {_show(output)}")
     fields["output"] = output
     return fields
 
@@ -426,14 +429,14 @@ def _per_product_dist(spec, path: str, pids: tuple[str, ...], problems: _Problem
     if not isinstance(spec, dict) or "dist" in spec:
         dist = _dist(spec, path, problems)
         return None if dist is None else {p: dist for p in pids}
-    if not any(key in pids for key in spec):
+    if not any(key in pids or _is_id_number(key) for key in spec):
         problems.add(path, f"expected a distribution (with `dist:`) or a map product -> distribution; "
                            f"got {_show(spec)}, and no key names a product ({', '.join(pids)})")
         return None
     dists = {}
     for key, value in spec.items():
         if key not in pids:
-            problems.add(f"{path}.{key}", f"unknown product {key!r} (products: {', '.join(pids)})")
+            problems.add(f"{path}.{key}", _unknown_product(key, pids))
             continue
         dists[key] = _dist(value, f"{path}.{key}", problems)
     if any(d is None for d in dists.values()):
@@ -453,7 +456,7 @@ def _ideal_cycle_time(spec: dict, path: str, pids: tuple[str, ...], process_time
     elif isinstance(value, dict):
         for key, item in value.items():
             if key not in pids:
-                problems.add(f"{path}.{key}", f"unknown product {key!r} (products: {', '.join(pids)})")
+                problems.add(f"{path}.{key}", _unknown_product(key, pids))
             else:
                 ideal[key] = _positive_duration(item, f"{path}.{key}", problems)
     else:
@@ -483,7 +486,7 @@ def _setup_matrix(spec, path: str, pids: tuple[str, ...], problems: _Problems) -
     matrix = {}
     for src, row in spec.items():
         if src not in pids:
-            problems.add(f"{path}.{src}", f"unknown product {src!r} (products: {', '.join(pids)})")
+            problems.add(f"{path}.{src}", _unknown_product(src, pids))
             continue
         if not isinstance(row, dict):
             problems.add(f"{path}.{src}", f"expected a map to_product -> distribution, got {_show(row)}")
@@ -491,7 +494,7 @@ def _setup_matrix(spec, path: str, pids: tuple[str, ...], problems: _Problems) -
         for dst, value in row.items():
             where = f"{path}.{src}.{dst}"
             if dst not in pids:
-                problems.add(where, f"unknown product {dst!r} (products: {', '.join(pids)})")
+                problems.add(where, _unknown_product(dst, pids))
                 continue
             dist = _dist(value, where, problems)
             if dst != src:  # no setup when the product does not change (SPEC §3.3)
@@ -573,7 +576,7 @@ def _resources(spec, problems: _Problems) -> tuple[Resource, ...]:
             continue
         _unknown_keys(item, RESOURCE_KEYS, path, "a resource", problems)
         rid = item.get("id")
-        problem = _id_problem(rid)
+        problem = _id_problem(rid, "resource")
         if problem:
             problems.add(f"{path}.id", problem)
             continue
@@ -594,15 +597,18 @@ def _resource_refs(raw: dict, resources: tuple[Resource, ...], problems: _Proble
             if isinstance(use, dict) and "resource" in use and not (
                     isinstance(use["resource"], str) and use["resource"] in known):
                 problems.add(f"stations[{i}].{key}.resource",
-                             f"unknown resource {_show(use['resource'])} (line resources: "
-                             f"{', '.join(sorted(known)) or 'none'})")
+                             number_id_problem(use["resource"], "resource")
+                             or f"unknown resource {_show(use['resource'])} (line resources: "
+                                f"{', '.join(sorted(known)) or 'none'})")
 
 
 def _assembly_inputs(raw: dict, nodes: dict[str, _Node], edges: list, problems: _Problems) -> None:
-    """An assembly's `inputs` are exactly its predecessors."""
+    """An assembly's `inputs` are exactly its predecessors (when they are station ids: a
+    number is a problem of its own)."""
     for node in nodes.values():
         spec = raw["stations"][node.index]
-        if node.kind != ASSEMBLY or not isinstance(spec, dict) or not isinstance(spec.get("inputs"), dict):
+        if node.kind != ASSEMBLY or not isinstance(spec, dict) or not isinstance(spec.get("inputs"), dict) \
+                or any(_is_id_number(pred) for pred in spec["inputs"]):
             continue
         preds = [e.source for _, e in edges if e.target == node.id]
         for pred in spec["inputs"]:
@@ -682,8 +688,7 @@ def _release(spec, path: str, pids: tuple[str, ...], problems: _Problems) -> Rel
         sequence = []
     for j, pid in enumerate(sequence):
         if not isinstance(pid, str) or pid not in pids:
-            problems.add(f"{path}.sequence[{j}]",
-                         f"unknown product {_show(pid)} (products: {', '.join(pids)})")
+            problems.add(f"{path}.sequence[{j}]", _unknown_product(pid, pids))
     if len(problems) > n_before:
         return None
     return Release(interarrival, tuple(sequence))
@@ -745,7 +750,8 @@ def _edge(k: int, spec, nodes: dict[str, _Node], pids: tuple[str, ...], problems
         if end not in spec:
             problems.add(f"{path}.{end}", "required: a station id")
         elif not isinstance(name, str):
-            problems.add(f"{path}.{end}", f"expected a station id, got {_show(name)}")
+            problems.add(f"{path}.{end}", number_id_problem(name, "station")
+                         or f"expected a station id, got {_show(name)}")
         elif name not in nodes:
             problems.add(f"{path}.{end}", f"unknown node {name!r}: no station has this id")
         else:
@@ -786,8 +792,7 @@ def _edge_products(spec: dict, path: str, pids: tuple[str, ...], problems: _Prob
         return None
     for j, pid in enumerate(products):
         if not isinstance(pid, str) or pid not in pids:
-            problems.add(f"{path}.products[{j}]",
-                         f"unknown product {_show(pid)} (products: {', '.join(pids)})")
+            problems.add(f"{path}.products[{j}]", _unknown_product(pid, pids))
     return tuple(products)
 
 
@@ -953,12 +958,29 @@ def _unknown_keys(spec: dict, allowed, path: str, what: str, problems: _Problems
                                                 f"(allowed: {', '.join(shown or allowed)})")
 
 
-def _id_problem(value) -> str | None:
+def _id_problem(value, what: str) -> str | None:
     if not isinstance(value, str):
-        return f"expected an id of lower-case letters, digits, '_' or '-', got {_show(value)}"
+        return number_id_problem(value, what) or \
+            f"expected an id of lower-case letters, digits, '_' or '-', got {_show(value)}"
     if not ID_PATTERN.fullmatch(value):
         return f"bad id {value!r}: use only lower-case letters, digits, '_' and '-'"
     return None
+
+
+def number_id_problem(value, what: str) -> str | None:
+    """The problem of an id written as a number. YAML reads an unquoted 30 as a number (and
+    010 as 8, 1_000 as 1000), so a number is not taken for the text it looked like."""
+    if _is_id_number(value):
+        return f"{_show(value)} is a number, but a {what} id is text: write it in quotes"
+    return None
+
+
+def _is_id_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _unknown_product(value, pids: tuple[str, ...]) -> str:
+    return number_id_problem(value, "product") or f"unknown product {_show(value)} (products: {', '.join(pids)})"
 
 
 def _is_number(value) -> bool:
