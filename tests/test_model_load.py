@@ -426,6 +426,45 @@ def test_graphml_structure_problems_name_the_line_and_the_ids(tmp_path, old, new
                for p in exc.value.problems), exc.value.problems
 
 
+def described_graphml(tmp_path, encoding: str, codec: str) -> Path:
+    """MERGED as GraphML with a non-ASCII description, in `codec`, declaring `encoding`."""
+    graph = graph_from_line(load_line(_write(tmp_path / "m.yaml", MERGED)))
+    graph.graph["description"] = "Drehteile f\u00fcr das Caf\u00e9"
+    write_graphml(graph, tmp_path / "utf8.graphml")
+    text = (tmp_path / "utf8.graphml").read_text(encoding="utf-8")
+    path = tmp_path / "line.graphml"
+    path.write_bytes(text.replace("encoding='utf-8'", f"encoding='{encoding}'").encode(codec))
+    return path
+
+
+@pytest.mark.parametrize("encoding, codec", [
+    ("ISO-8859-1", "latin-1"), ("windows-1252", "cp1252"), ("UTF-16", "utf-16"), ("utf-8", "utf-8-sig")])
+def test_graphml_is_read_in_the_encoding_it_declares(tmp_path, encoding, codec):
+    raw = read_document(described_graphml(tmp_path, encoding, codec))
+    assert raw["description"] == "Drehteile f\u00fcr das Caf\u00e9"
+
+
+@pytest.mark.parametrize("encoding, codec, message", [
+    ("utf-8", "latin-1", "not utf-8 text (bad byte at offset 1168), the encoding the file declares"),
+    ("US-ASCII", "latin-1", "not US-ASCII text (bad byte at offset 1171), the encoding the file declares"),
+    ("Shift_JIS", "latin-1", "GraphML error: cannot read the encoding 'Shift_JIS' its XML declaration "
+                             "names (multi-byte encodings are not supported): save the file as UTF-8"),
+    ("klingon", "latin-1", "GraphML error: cannot read the encoding 'klingon' its XML declaration names"),
+])
+def test_graphml_that_cannot_be_decoded_is_one_problem(tmp_path, encoding, codec, message):
+    with pytest.raises(InputError) as exc:
+        read_document(described_graphml(tmp_path, encoding, codec))
+    (problem,) = exc.value.problems
+    assert problem.path == "" and problem.message.startswith(message)
+
+
+def test_graphml_without_an_encoding_declared_is_utf8(tmp_path):
+    path = described_graphml(tmp_path, "utf-8", "latin-1")
+    path.write_bytes(path.read_bytes().split(b"\n", 1)[1])
+    with pytest.raises(InputError, match="not UTF-8 text .*: an XML file that declares no encoding is UTF-8"):
+        read_document(path)
+
+
 @pytest.mark.parametrize("name, text, fragment", [
     ("surrogate.json", '{"line": "x", "description": "Dreh\\ud800teile"}', "unpaired surrogate"),
     ("surrogate.yaml", 'line: x\nstations: [{id: m, description: "a\\ud800"}]\n', "unpaired surrogate"),

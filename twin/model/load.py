@@ -13,6 +13,7 @@ no other exception escapes for bad input.
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import os
@@ -33,6 +34,7 @@ GRAPHML_SUFFIXES = (".graphml",)
 #: graph attributes networkx's GraphML reader adds by itself (not part of the line)
 _NETWORKX_GRAPH_ATTRS = ("node_default", "edge_default")
 GRAPHML_NS = "http://graphml.graphdrawing.org/xmlns"
+_XML_ENCODING = re.compile(rb"""(?:\xef\xbb\xbf)?<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z][\w.:-]*)["']""")
 #: attributes never JSON-decoded from strings (free text may start with "[")
 _TEXT_ATTRS = ("description",)
 
@@ -57,9 +59,10 @@ def read_document(path) -> dict:
     if suffix not in YAML_SUFFIXES + JSON_SUFFIXES + GRAPHML_SUFFIXES:
         raise InputError.single(
             file, "", f"unknown file type {suffix or '(none)'!r}: expected .yaml, .yml, .json or .graphml")
-    text = _read_text(file)
-    if suffix in GRAPHML_SUFFIXES:
-        return raw_from_graph(_parse_graphml(text, file), file)
+    data = _read_bytes(file)
+    if suffix in GRAPHML_SUFFIXES:  # in the encoding its XML declaration names
+        return raw_from_graph(_parse_graphml(data, file), file)
+    text = _decode_text(data, file)
     doc = _parse_json(text, file) if suffix in JSON_SUFFIXES else _parse_yaml(text, file)
     _check_text(doc, file)
     if doc is None:
@@ -93,7 +96,7 @@ def _check_text(doc, file: str) -> None:
             stack.extend(value)
 
 
-def _read_text(file: str) -> str:
+def _read_bytes(file: str) -> bytes:
     path = Path(file)
     if path.exists() and not path.is_file() and not path.is_dir():  # a FIFO would block
         raise InputError.single(file, "", "not a regular file (a pipe or a device?)")
@@ -106,6 +109,13 @@ def _read_text(file: str) -> str:
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or exc
         raise InputError.single(file, "", f"cannot read the file: {reason}") from None
+    if not data.strip():
+        raise InputError.single(file, "", "the file is empty")
+    return data
+
+
+def _decode_text(data: bytes, file: str) -> str:
+    """A YAML or JSON file's text: UTF-8, a byte order mark allowed."""
     if b"\0" in data:
         raise InputError.single(file, "", "binary file (contains NUL bytes): expected a text file")
     try:
@@ -113,8 +123,6 @@ def _read_text(file: str) -> str:
     except UnicodeDecodeError as exc:
         raise InputError.single(
             file, "", f"not UTF-8 text (bad byte at offset {exc.start}): expected a text file") from None
-    if not text.strip():
-        raise InputError.single(file, "", "the file is empty")
     return text
 
 
@@ -206,8 +214,7 @@ def _parse_json(text: str, file: str):
         raise InputError.single(file, "", f"JSON error: {exc}") from None
 
 
-def _parse_graphml(text: str, file: str) -> nx.Graph:
-    data = text.encode("utf-8")
+def _parse_graphml(data: bytes, file: str) -> nx.Graph:
     _check_graphml(data, file)
     try:
         return nx.read_graphml(io.BytesIO(data))
@@ -218,8 +225,8 @@ def _parse_graphml(text: str, file: str) -> nx.Graph:
 def _check_graphml(data: bytes, file: str) -> None:
     """What networkx's GraphML reader lets pass or reports without a place, each problem with
     its line: a node id given twice (networkx merges the nodes), an edge without both ends or
-    naming a node not declared (networkx adds one), an edge given twice. A syntax error stops
-    here with line and column."""
+    naming a node not declared (networkx adds one), an edge given twice. A syntax error, bytes
+    the declared encoding cannot decode or an encoding the parser cannot read stop here."""
     nodes: dict[str, int] = {}
     edges: list[tuple[str | None, str | None, int]] = []
     problems: list[str] = []
@@ -240,11 +247,39 @@ def _check_graphml(data: bytes, file: str) -> None:
     try:
         parser.Parse(data, True)
     except expat.ExpatError as exc:
-        raise InputError.single(file, "", f"GraphML syntax error at line {exc.lineno}, column "
-                                          f"{exc.offset + 1}: {expat.ErrorString(exc.code)}") from None
+        raise InputError.single(file, "", _undecodable(data) or f"GraphML syntax error at line "
+                                          f"{exc.lineno}, column {exc.offset + 1}: "
+                                          f"{expat.ErrorString(exc.code)}") from None
+    except (LookupError, ValueError) as exc:  # an unknown or a multi-byte encoding
+        raise InputError.single(file, "", f"GraphML error: cannot read the encoding "
+                                          f"{_xml_encoding(data)!r} its XML declaration names "
+                                          f"({exc}): save the file as UTF-8") from None
     problems += _graphml_edge_problems(edges, nodes)
     if problems:
         raise InputError([Problem(file, "", message) for message in problems])
+
+
+def _xml_encoding(data: bytes) -> str | None:
+    """The encoding an XML document declares (by a UTF-16 byte order mark or in its XML
+    declaration); None: UTF-8."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "UTF-16"
+    declared = _XML_ENCODING.match(data)
+    return declared.group(1).decode("ascii") if declared else None
+
+
+def _undecodable(data: bytes) -> str | None:
+    """Why an XML document that does not parse cannot be decoded, if that is the reason."""
+    encoding = _xml_encoding(data)
+    try:
+        data.decode(encoding or "utf-8")
+    except UnicodeDecodeError as exc:
+        return (f"not {encoding} text (bad byte at offset {exc.start}), the encoding the file declares"
+                if encoding else f"not UTF-8 text (bad byte at offset {exc.start}): an XML file that "
+                                 "declares no encoding is UTF-8")
+    except LookupError:  # reported by the parser
+        pass
+    return None
 
 
 def _graphml_edge_problems(edges: list, nodes: dict) -> list[str]:
