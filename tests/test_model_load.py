@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
 import pytest
 import yaml
 
@@ -121,6 +122,33 @@ def test_networkx_graph_gives_the_same_line(yaml_line):
     line = Line.from_graph(G)
     same_line(line, yaml_line)
     assert line.source_file == "<graph>"
+
+
+def _as_numpy(value):
+    """`value` with every int an np.int64 and every float an np.float32, nested too."""
+    if isinstance(value, dict):
+        return {k: _as_numpy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_numpy(v) for v in value]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    return np.int64(value) if isinstance(value, int) else np.float32(value)
+
+
+def test_numpy_numbers_in_a_graph_are_the_python_numbers(yaml_line):
+    """A float32 counts as the number it prints as: p 0.08 and 0.92 still sum to 1."""
+    G = yaml_line.to_graph()
+    numpy_graph = nx.DiGraph(**_as_numpy(G.graph))
+    numpy_graph.add_nodes_from((n, _as_numpy(a)) for n, a in G.nodes(data=True))
+    numpy_graph.add_edges_from((u, v, _as_numpy(a)) for u, v, a in G.edges(data=True))
+    assert isinstance(numpy_graph.nodes["b1"]["capacity"], np.int64)
+    same_line(Line.from_graph(numpy_graph), yaml_line)
+    numpy_graph.nodes["b1"]["capacity"] = np.bool_(True)
+    numpy_graph.nodes["insp"]["process_time"]["values"] = np.array([20, 22, 25], np.int16)
+    with pytest.raises(InputError) as info:
+        Line.from_graph(numpy_graph)
+    assert [(p.path, p.message) for p in info.value.problems] == [
+        ("stations[1].capacity", "expected a whole number from 1 to 100,000, got True")]
 
 
 def test_to_graph_round_trips(yaml_line):

@@ -23,6 +23,7 @@ from xml.etree import ElementTree
 from xml.parsers import expat
 
 import networkx as nx
+import numpy as np
 import yaml
 
 from twin.errors import InputError, Problem
@@ -409,6 +410,7 @@ def raw_from_graph(G, file: str = "<graph>") -> dict:
     problems: list[Problem] = []
 
     def decode(path: str, key, value):
+        value = _python_value(value)
         if key in _TEXT_ATTRS or not isinstance(value, str) or value.lstrip()[:1] not in ("{", "["):
             return value
         try:
@@ -434,13 +436,33 @@ def raw_from_graph(G, file: str = "<graph>") -> dict:
                                                                f"the graph itself gives the {what}"))
         return {**given, **{k: decode(f"{path}.{k}", k, v) for k, v in attrs.items() if k not in given}}
 
-    raw["stations"] = [item(f"stations[{i}]", {"id": node}, f"station id ({node!r})", attrs)
+    raw["stations"] = [item(f"stations[{i}]", {"id": _python_value(node)}, f"station id ({node!r})", attrs)
                        for i, (node, attrs) in enumerate(G.nodes(data=True))]
-    raw["edges"] = [item(f"edges[{k}]", {"from": u, "to": v}, f"edge's ends ({u!r} -> {v!r})", attrs)
+    raw["edges"] = [item(f"edges[{k}]", {"from": _python_value(u), "to": _python_value(v)},
+                         f"edge's ends ({u!r} -> {v!r})", attrs)
                     for k, (u, v, attrs) in enumerate(G.edges(data=True))]
     if problems:
         raise InputError(problems)
     return raw
+
+
+def _python_value(value):
+    """`value` with numpy scalars and arrays made the Python numbers, bools, texts and lists
+    they hold (a graph built with numpy), inside lists, tuples and dicts too. A float32 becomes
+    the number it prints as (0.1, not 0.10000000149), so that probabilities still sum to 1."""
+    if isinstance(value, np.floating):
+        return float(str(value))
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return [_python_value(v) for v in value] if value.ndim else _python_value(value[()])
+    if isinstance(value, dict):
+        return {_python_value(k): _python_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_python_value(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_python_value(v) for v in value)
+    return value
 
 
 def graph_from_line(line: Line) -> nx.DiGraph:
