@@ -84,14 +84,36 @@ def test_bad_options_exit_2(tmp_path, capsys):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("out", ["taken", "taken/sub", "/dev/null"])
-def test_out_not_a_folder_exit_2_before_simulating(tmp_path, capsys, monkeypatch, out):
+@pytest.mark.parametrize("out, what", [
+    ("taken", "exists"), ("taken/sub", "{tmp}/taken exists"), ("/dev/null", "exists"),
+    ("dangling", "is a symbolic link to a missing target"),
+    ("dangling/sub", "{tmp}/dangling is a symbolic link to a missing target")])
+def test_out_not_a_folder_exit_2_before_simulating(tmp_path, capsys, monkeypatch, out, what):
     monkeypatch.setattr("twin.scenario.run_scenario", lambda *args, **kwargs: pytest.fail("simulated"))
     (tmp_path / "taken").write_text("a file, not a folder")
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
+    what = what.format(tmp=tmp_path)
     out = tmp_path / out  # "/dev/null" stays absolute
     code, stdout, err = _accept(capsys, PASSING, "--out", out)
     assert code == 2 and stdout == ""
-    assert err.startswith(f"twin: --out: {out}: ") and err.rstrip().endswith("is not a folder")
+    assert err == f"twin: --out: {out}: {what} and is not a folder\n"
+
+
+@pytest.mark.parametrize("make", [
+    lambda path: path.symlink_to(path.parent / "gone"),
+    lambda path: path.write_text("not a bundle"),
+])
+def test_a_non_folder_under_a_bundle_name_exit_2_before_simulating(tmp_path, capsys, monkeypatch, make):
+    """A dangling link named like a bundle of the scenario: the bundle, named after its
+    results, might have to take its place after the run."""
+    monkeypatch.setattr("twin.scenario.run_scenario", lambda *args, **kwargs: pytest.fail("simulated"))
+    in_the_way = tmp_path / "one-machine-injection-0123456789ab"
+    make(in_the_way)
+    (tmp_path / "one-machine-injection-notes").write_text("not named like a bundle: fine")
+    code, stdout, err = _accept(capsys, PASSING, "--out", tmp_path)
+    assert code == 2 and stdout == ""
+    assert err.startswith(f"twin: --out: {in_the_way}: a ") and err.count("\n") == 1
+    assert "has the name of a bundle of scenario 'one-machine-injection'" in err and "Traceback" not in err
 
 
 def test_out_not_writable_exit_2(tmp_path, capsys, monkeypatch):

@@ -337,6 +337,26 @@ def test_rewriting_replaces_the_bundle_whole(one_machine, tmp_path):
     assert verify(second)[0]
 
 
+def test_a_symbolic_link_to_a_bundle_is_replaced_without_leftovers(one_machine, tmp_path):
+    first = write_bundle(one_machine, tmp_path / "elsewhere")
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / first.name).symlink_to(first)
+    second = write_bundle(one_machine, out)
+    assert [p.name for p in out.iterdir()] == [first.name] and not second.is_symlink()
+    assert verify(second)[0] and verify(first)[0]  # the folder linked to is left alone
+
+
+def test_something_in_the_bundles_way_is_one_error_naming_it(one_machine, tmp_path):
+    first = write_bundle(one_machine, tmp_path)
+    shutil.rmtree(first)
+    first.symlink_to(tmp_path / "gone")
+    with pytest.raises(FileExistsError) as exc:
+        write_bundle(one_machine, tmp_path)
+    assert exc.value.filename == str(first) and "not a folder" in exc.value.strerror
+    assert [p.name for p in tmp_path.iterdir()] == [first.name]  # no temporary folder left
+
+
 def test_signature(one_machine, tmp_path):
     pytest.importorskip("cryptography")
     from cryptography.hazmat.primitives import serialization

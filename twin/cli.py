@@ -54,7 +54,8 @@ def out_folder(option: str, path: str | Path) -> Path:
     path = Path(path)
     existing = next(p for p in (path, *path.parents) if os.path.lexists(p))
     if not existing.is_dir():
-        where = "exists" if existing == path else f"{existing} exists"
+        what = "is a symbolic link to a missing target" if not existing.exists() else "exists"
+        where = what if existing == path else f"{existing} {what}"
         raise InputError.single(option, str(path), f"{where} and is not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise InputError.single(option, str(path), f"no permission to write into {existing}")

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from twin.errors import InputError
+from twin.errors import InputError, Problem
 from twin.evidence import signing
-from twin.evidence.bundle import write_bundle
+from twin.evidence.bundle import blocked_names, write_bundle
 from twin.evidence.i18n import parse_langs
 
 
@@ -43,6 +43,22 @@ def load_all(paths: list[str]) -> list:
     return scenarios
 
 
+def _check_bundle_names(scenarios, out: str | Path) -> None:
+    """Nothing but a folder lies under a name a scenario's bundle may take (see
+    :func:`twin.evidence.bundle.blocked_names`)."""
+    problems = [Problem("--out", str(path), f"{_what(path)} has the name of a bundle of scenario "
+                                            f"{sc.id!r}, so it may stand in the bundle's way: remove it")
+                for sc in scenarios for path in blocked_names(out, sc.id)]
+    if problems:
+        raise InputError(problems)
+
+
+def _what(path: Path) -> str:
+    if path.is_symlink():
+        return "a symbolic link to a missing target" if not path.exists() else "a symbolic link to a file"
+    return "a file"
+
+
 def accept(paths: list[str], out: str | Path, engine: str = "fast", langs: str = "en",
            sign: str | None = None,
            progress: Callable[[str, int], tuple[Callable | None, Callable]] | None = None,
@@ -55,6 +71,7 @@ def accept(paths: list[str], out: str | Path, engine: str = "fast", langs: str =
     languages = parse_langs(langs)
     key = signing.load_private_key(sign) if sign else None
     scenarios = load_all(paths)
+    _check_bundle_names(scenarios, out)
     return _run(scenarios, Path(out), engine, languages, key, progress)
 
 

@@ -20,6 +20,7 @@ Layout (see docs/evidence.md)::
 from __future__ import annotations
 
 import ctypes
+import errno
 import json
 import os
 import re
@@ -40,8 +41,22 @@ EVIDENCE = "evidence.json"
 
 def bundle_name(scenario_id: str, results_sha256: str) -> str:
     """`<scenario>-<results_sha256[:12]>`, the scenario id made safe for a file name."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", scenario_id).strip("._") or "scenario"
-    return f"{safe}-{results_sha256[:12]}"
+    return f"{_safe_name(scenario_id)}-{results_sha256[:12]}"
+
+
+def _safe_name(scenario_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", scenario_id).strip("._") or "scenario"
+
+
+def blocked_names(out_dir: str | Path, scenario_id: str) -> list[Path]:
+    """What lies in `out_dir` under a name of the scenario's bundles and is no folder (a file,
+    a symbolic link to nothing): the bundle, named after its results, could not take its
+    place after the whole run, so `twin accept` refuses it before simulating."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return []
+    name = re.compile(re.escape(_safe_name(scenario_id)) + "-[0-9a-f]{12}")
+    return sorted(p for p in out_dir.iterdir() if name.fullmatch(p.name) and not p.is_dir())
 
 
 def report_name(lang: str, first: bool) -> str:
@@ -124,6 +139,8 @@ def write_plots(folder: Path, outcome, doc: dict, timeline: Timeline) -> dict[st
 # ---------------------------------------------------------------------------- renaming
 def _move_into_place(tmp: Path, target: Path) -> None:
     """Rename the finished folder to its final name, replacing an existing bundle whole."""
+    if os.path.lexists(target) and not target.is_dir():  # came after `blocked_names` was asked
+        raise FileExistsError(errno.EEXIST, "is in the way of the bundle and is not a folder", str(target))
     if not target.exists():
         try:
             os.rename(tmp, target)
@@ -132,7 +149,7 @@ def _move_into_place(tmp: Path, target: Path) -> None:
             if not target.exists():
                 raise
     if _exchange(tmp, target):  # tmp now holds the old bundle
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove(tmp)
         return
     old = target.parent / f".twin-old-{target.name}-{secrets.token_hex(4)}"
     os.rename(target, old)
@@ -141,7 +158,15 @@ def _move_into_place(tmp: Path, target: Path) -> None:
     except BaseException:
         os.rename(old, target)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    _remove(old)
+
+
+def _remove(old: Path) -> None:
+    """Delete a replaced bundle: a folder, or a symbolic link to one (rmtree refuses links)."""
+    if old.is_symlink():
+        old.unlink()
+    else:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _exchange(a: Path, b: Path) -> bool:
