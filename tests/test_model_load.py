@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from twin import InputError, Line
+from twin.model import load as load_module
 from twin.model.load import graph_from_line, load_line, raw_from_graph, read_document, write_graphml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -418,6 +419,23 @@ def test_a_pipe_is_not_read(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(InputError, match="not a regular file"):
         read_document(fifo)
+
+
+def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path, monkeypatch):
+    huge = tmp_path / "huge.yaml"
+    with huge.open("wb") as f:
+        f.truncate(load_module.MAX_FILE_BYTES + 1)  # sparse: no disk space taken
+    monkeypatch.setattr(Path, "open", lambda *args, **kwargs: pytest.fail("read"))
+    with pytest.raises(InputError, match=r"too large: more than 67,108,864 bytes \(64 MiB\)"):
+        read_document(huge)
+
+
+def test_a_file_that_does_not_tell_its_size_is_read_no_further_than_the_limit(tmp_path, monkeypatch):
+    maps = tmp_path / "maps.yaml"
+    maps.symlink_to("/proc/self/maps")  # size 0 to stat, much longer than 100 bytes
+    monkeypatch.setattr(load_module, "MAX_FILE_BYTES", 100)
+    with pytest.raises(InputError, match="too large: more than 100 bytes"):
+        read_document(maps)
 
 
 def test_graphml_value_of_the_wrong_declared_type_names_node_and_attribute(tmp_path):

@@ -32,6 +32,8 @@ from twin.model.types import Line
 YAML_SUFFIXES = (".yaml", ".yml")
 JSON_SUFFIXES = (".json",)
 GRAPHML_SUFFIXES = (".graphml",)
+#: the largest file read: a line of a thousand stations takes well under 1 MiB
+MAX_FILE_BYTES = 64 * 2**20
 #: graph attributes networkx's GraphML reader adds by itself (not part of the line)
 _NETWORKX_GRAPH_ATTRS = ("node_default", "edge_default")
 GRAPHML_NS = "http://graphml.graphdrawing.org/xmlns"
@@ -98,11 +100,19 @@ def _check_text(doc, file: str) -> None:
 
 
 def _read_bytes(file: str) -> bytes:
+    """The file's bytes, refused before reading when larger than MAX_FILE_BYTES, and read no
+    further than that should it grow meanwhile or not tell its size (/proc)."""
     path = Path(file)
     if path.exists() and not path.is_file() and not path.is_dir():  # a FIFO would block
         raise InputError.single(file, "", "not a regular file (a pipe or a device?)")
+    too_large = InputError.single(file, "", f"too large: more than {MAX_FILE_BYTES:,} bytes "
+                                            f"({MAX_FILE_BYTES / 2**20:g} MiB), the most a line or "
+                                            "scenario file may hold")
     try:
-        data = path.read_bytes()
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise too_large
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise InputError.single(file, "", "file not found") from None
     except IsADirectoryError:
@@ -110,6 +120,8 @@ def _read_bytes(file: str) -> bytes:
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or exc
         raise InputError.single(file, "", f"cannot read the file: {reason}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise too_large
     if not data.strip():
         raise InputError.single(file, "", "the file is empty")
     return data
