@@ -442,6 +442,38 @@ def test_one_station_that_takes_time_on_the_way_is_enough():
     validate(doc, "zero.yaml")
 
 
+def long_buffer_line(last_capacity: int, resources: int = 0) -> dict:
+    """src, m, 19 buffers of 100,000 places and one of `last_capacity`, out: 1,900,002 +
+    last_capacity places."""
+    buffers = [{"id": f"b{i}", "kind": "buffer", "capacity": 100_000} for i in range(19)]
+    buffers.append({"id": "b19", "kind": "buffer", "capacity": last_capacity})
+    chain = ["src", "m"] + [b["id"] for b in buffers] + ["out"]
+    return {"line": "long", "resources": [{"id": f"r{i}"} for i in range(resources)],
+            "stations": [{"id": "src", "kind": "source"}, {"id": "m", "kind": "machine", "process_time": "5s"},
+                         *buffers, {"id": "out", "kind": "sink"}],
+            "edges": [list(pair) for pair in zip(chain, chain[1:])]}
+
+
+def test_the_whole_line_has_at_most_two_million_places():
+    """500 buffers of 100,000 places would make the fast engine preallocate 13 GB per replication."""
+    validate(long_buffer_line(99_998), "long.yaml")  # 2,000,000 places
+    with pytest.raises(InputError) as exc:
+        validate(long_buffer_line(99_999), "long.yaml")
+    assert [(p.path, p.message) for p in exc.value.problems] == [
+        ("stations", "the line has 2,000,001 places (servers, capacities, sources and assembly inputs); "
+                     "at most 2,000,000: the fast engine preallocates every place, about 270 bytes each "
+                     "per replication")]
+
+
+def test_resources_times_places_are_limited():
+    validate(long_buffer_line(98, resources=10), "long.yaml")  # 10 x 1,900,100
+    with pytest.raises(InputError) as exc:
+        validate(long_buffer_line(98, resources=11), "long.yaml")
+    assert [(p.path, p.message) for p in exc.value.problems] == [
+        ("resources", "11 resources x 1,900,100 places = 20,901,100; at most 20,000,000: the fast engine "
+                      "gives each resource a request queue with room for every place of the line")]
+
+
 def test_top_level_not_a_mapping():
     with pytest.raises(InputError, match="expected a mapping"):
         validate(["line"], "x.yaml")

@@ -30,6 +30,11 @@ TOLERANCE = 1e-9
 #: most places of one station (servers, capacity) or parts of one assembly input: the fast
 #: engine preallocates every place
 MAX_PLACES = 100_000
+#: most places of the whole line: the fast engine preallocates about 270 bytes per place for
+#: each replication (part, cell, event and agenda tables; see twin/engines/fast/state.py)
+MAX_LINE_PLACES = 2_000_000
+#: most resources x places: each resource's request queue has room for every place (16 bytes)
+MAX_RESOURCE_PLACES = 20_000_000
 #: most parts between tool changes
 MAX_TOOL_EVERY = 10**9
 DEFAULT_PRODUCT = "part"
@@ -109,6 +114,7 @@ def validate(raw: dict, file: str) -> Line:
     resources = _resources(raw.get("resources"), problems)
     calendar = _calendar(raw.get("calendar"), "calendar", problems)
     stations, nodes = _stations(raw, products, problems)
+    _line_places(stations, resources, problems)
     if products_ok:
         _mix_sum(products, nodes, problems)
     _resource_refs(raw, resources, problems)
@@ -377,6 +383,22 @@ def _sink(spec: dict, path: str, products, problems: _Problems) -> dict:
 
 _BUILDERS = {SOURCE: _source, MACHINE: _machine, BUFFER: _buffer, CONVEYOR: _conveyor, SINK: _sink,
              ASSEMBLY: _assembly}
+
+
+def _line_places(stations: list[Station], resources: tuple[Resource, ...], problems: _Problems) -> None:
+    """The whole line's places (each limited on its own) stay within what the fast engine may
+    preallocate: under 1 GB per replication."""
+    places = sum(s.places for s in stations if s.kind != SINK) + sum(
+        sum(s.inputs.values()) for s in stations if s.kind == ASSEMBLY)
+    if places > MAX_LINE_PLACES:
+        problems.add("stations", f"the line has {places:,} places (servers, capacities, sources and "
+                                 f"assembly inputs); at most {MAX_LINE_PLACES:,}: the fast engine "
+                                 "preallocates every place, about 270 bytes each per replication")
+    elif places * len(resources) > MAX_RESOURCE_PLACES:
+        problems.add("resources", f"{len(resources)} resources x {places:,} places = "
+                                  f"{len(resources) * places:,}; at most {MAX_RESOURCE_PLACES:,}: the "
+                                  "fast engine gives each resource a request queue with room for "
+                                  "every place of the line")
 
 
 # --- station fields --------------------------------------------------------------------------
