@@ -302,3 +302,31 @@ def test_out_under_a_file_is_bad_input_before_any_point_runs(line_file, tmp_path
     (tmp_path / "taken").write_text("a file, not a folder")
     with pytest.raises(InputError, match="taken exists and is not a folder"):
         sweep(line_file, tmp_path / "taken" / "sub", *GRID, *QUICK, "--workers", "1")
+
+
+def test_points_store_that_is_not_a_folder_is_bad_input_before_any_point_runs(line_file, tmp_path, monkeypatch):
+    monkeypatch.setattr(sw, "run_point", lambda point: pytest.fail("a point ran"))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / ".points").symlink_to(tmp_path / "gone")
+    with pytest.raises(InputError) as exc:
+        sweep(line_file, tmp_path / "out", *GRID, *QUICK, "--workers", "1")
+    assert str(exc.value) == (f"--out: {tmp_path / 'out' / '.points'}: a symbolic link to a missing "
+                              "target, where the finished points are kept: remove it")
+
+
+@pytest.mark.parametrize("make", [
+    lambda plots, elsewhere: plots.symlink_to(elsewhere / "gone"),
+    lambda plots, elsewhere: plots.symlink_to(elsewhere),
+    lambda plots, elsewhere: plots.write_text("not plots"),
+])
+def test_plots_replace_whatever_stands_in_their_place(line_file, tmp_path, make):
+    """As the CSVs do (os.replace); a folder linked to is left alone."""
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "keep.png").write_text("not ours")
+    make(out / "plots", elsewhere)
+    assert sweep(line_file, out, *GRID, *QUICK, "--workers", "1") == 0
+    assert (out / "plots").is_dir() and not (out / "plots").is_symlink()
+    assert sorted(p.name for p in out.iterdir()) == [".points", "plots", "points.csv", "summary.csv"]
+    assert [p.name for p in elsewhere.iterdir()] == ["keep.png"]

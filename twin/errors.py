@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -31,3 +32,10 @@ class InputError(Exception):
     @classmethod
     def single(cls, file: str, path: str, message: str) -> "InputError":
         return cls([Problem(file, path, message)])
+
+
+def not_a_folder(path: Path) -> str:
+    """What stands at `path` where twin wants a folder, for a message."""
+    if path.is_symlink():
+        return "a symbolic link to a missing target" if not path.exists() else "a symbolic link to a file"
+    return "a file" if path.is_file() else "not a folder"

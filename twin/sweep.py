@@ -36,7 +36,7 @@ from pathlib import Path
 import yaml
 
 from twin import __version__
-from twin.errors import InputError, Problem
+from twin.errors import InputError, Problem, not_a_folder
 from twin.kpis import LINE_KEYS, replication_kpis, summarize
 from twin.model.load import read_document
 from twin.model.types import Line
@@ -300,6 +300,9 @@ def run_sweep(sweep: Sweep, out_dir: str | Path, workers: int | None = None,
     if Path(out_dir).exists() and not Path(out_dir).is_dir():
         raise InputError.single("--out", str(out_dir), "exists and is not a folder")
     store = Path(out_dir) / POINTS_DIR
+    if os.path.lexists(store) and not store.is_dir():
+        raise InputError.single("--out", str(store), f"{not_a_folder(store)}, where the finished "
+                                                     "points are kept: remove it")
     results: dict[int, dict] = {}
     for point in sweep.points:
         saved = _load_point(store / point.file_name, point)

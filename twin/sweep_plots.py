@@ -27,7 +27,8 @@ FEASIBLE_COLOR, INFEASIBLE_COLOR = "tab:green", "tab:red"
 
 
 def write_plots(sweep: Sweep, results: list[dict], plots_dir: Path) -> list[Path]:
-    """Draw into a temporary folder, then put it in place of `plots_dir`; return the files."""
+    """Draw into a temporary folder, then put it in place of `plots_dir` (of whatever stands
+    there: the plots are rewritten on every run, as the CSVs are); return the files."""
     plots_dir = Path(plots_dir)
     tmp = Path(tempfile.mkdtemp(prefix=".plots-", dir=plots_dir.parent))
     tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; give what mkdir() would
@@ -37,13 +38,20 @@ def write_plots(sweep: Sweep, results: list[dict], plots_dir: Path) -> list[Path
                 _curve(sweep, results, key, label, tmp / f"{key}.png")
         elif len(sweep.params) == 2:
             _heatmap(sweep, results, tmp / "throughput_heatmap.png")
+        _remove(plots_dir)
+        tmp.rename(plots_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if plots_dir.exists():
-        shutil.rmtree(plots_dir)
-    tmp.rename(plots_dir)
     return sorted(plots_dir.glob("*.png"))
+
+
+def _remove(path: Path) -> None:
+    """The old plots folder, or a file or symbolic link in its place (rmtree refuses links)."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
 
 
 def _positions(values: tuple) -> tuple[np.ndarray, list[str] | None]:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from twin.errors import InputError, Problem
+from twin.errors import InputError, Problem, not_a_folder
 from twin.evidence import signing
 from twin.evidence.bundle import blocked_names, write_bundle
 from twin.evidence.i18n import parse_langs
@@ -46,17 +46,11 @@ def load_all(paths: list[str]) -> list:
 def _check_bundle_names(scenarios, out: str | Path) -> None:
     """Nothing but a folder lies under a name a scenario's bundle may take (see
     :func:`twin.evidence.bundle.blocked_names`)."""
-    problems = [Problem("--out", str(path), f"{_what(path)} has the name of a bundle of scenario "
+    problems = [Problem("--out", str(path), f"{not_a_folder(path)} has the name of a bundle of scenario "
                                             f"{sc.id!r}, so it may stand in the bundle's way: remove it")
                 for sc in scenarios for path in blocked_names(out, sc.id)]
     if problems:
         raise InputError(problems)
-
-
-def _what(path: Path) -> str:
-    if path.is_symlink():
-        return "a symbolic link to a missing target" if not path.exists() else "a symbolic link to a file"
-    return "a file"
 
 
 def accept(paths: list[str], out: str | Path, engine: str = "fast", langs: str = "en",
