@@ -388,8 +388,7 @@ _BUILDERS = {SOURCE: _source, MACHINE: _machine, BUFFER: _buffer, CONVEYOR: _con
 def _line_places(stations: list[Station], resources: tuple[Resource, ...], problems: _Problems) -> None:
     """The whole line's places (each limited on its own) stay within what the fast engine may
     preallocate: under 1 GB per replication."""
-    places = sum(s.places for s in stations if s.kind != SINK) + sum(
-        sum(s.inputs.values()) for s in stations if s.kind == ASSEMBLY)
+    places = sum(s.places + sum(s.inputs.values()) for s in stations if s.kind != SINK)
     if places > MAX_LINE_PLACES:
         problems.add("stations", f"the line has {places:,} places (servers, capacities, sources and "
                                  f"assembly inputs); at most {MAX_LINE_PLACES:,}: the fast engine "
