@@ -347,6 +347,12 @@ def test_a_mistyped_edge_is_reported_once_not_as_disconnected_stations():
     assert problems == [("edges[2].to", "unknown node 'conv2': no station has this id")]
 
 
+
+def test_a_source_with_an_unusable_id_is_not_reported_missing_too():
+    problems = check(lambda d: d["stations"][0].__setitem__("id", 1))
+    assert has(problems, "stations[0].id", "1 is a number, but a station id is text")
+    assert not any("no source" in message for _, message in problems), problems
+
 DIGIT_IDS = """
 line: digits
 products: [{id: "1", mix: 0.5}, {id: "2", mix: 0.5}]

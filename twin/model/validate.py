@@ -123,7 +123,8 @@ def validate(raw: dict, file: str) -> Line:
     if refs_ok:
         _assembly_inputs(raw, nodes, edges, problems)
     if isinstance(raw.get("stations"), list):
-        _structure(nodes, edges, products if products_ok else (), refs_ok, problems)
+        named = len(nodes) == len(raw["stations"])
+        _structure(nodes, edges, products if products_ok else (), refs_ok, named, problems)
     if problems:
         raise InputError(problems.items)
     return Line(id=line_id, description=description, products=products, stations=tuple(stations),
@@ -845,16 +846,18 @@ def _routing(nodes: dict[str, _Node], edges: list, problems: _Problems) -> None:
 # --- structure -------------------------------------------------------------------------------
 
 def _structure(nodes: dict[str, _Node], edges: list, products: tuple[Product, ...], refs_ok: bool,
-               problems: _Problems) -> None:
+               named: bool, problems: _Problems) -> None:
     """Sources and sinks exist, every station is connected and leads to a sink, per product too.
 
-    Connectivity is only checked when every edge names known stations, so that
-    one mistyped id is reported once and not again as a disconnected station.
+    Connectivity is only checked when every edge names known stations, and the
+    kinds present only when every station has a usable id (`named`), so that one
+    mistyped id is reported once and not again as a disconnected station or a
+    missing source.
     """
     kinds = [n.kind for n in nodes.values()]
-    if SOURCE not in kinds:
+    if named and SOURCE not in kinds:
         problems.add("stations", "no source: a line needs at least one station of kind source")
-    if SINK not in kinds:
+    if named and SINK not in kinds:
         problems.add("stations", "no sink: a line needs at least one station of kind sink")
     if not refs_ok:
         return
