@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from helpers import line_from_yaml, run_kpis, within_interval
 
 ENGINES = ["reference", "fast"]
+
+def assert_agrees(kpi: dict, theory: float, rel: float) -> None:
+    """`theory` lies in the KPI's 95 % interval widened to about 99.9 % (x1.7), and the mean is
+    within `rel` of it: a wide interval alone cannot make the check pass."""
+    lo, hi = kpi["ci95"]
+    assert within_interval(kpi, theory, widen=1.7), f"theory {theory:.6g} outside 1.7 x [{lo:.6g}, {hi:.6g}]"
+    assert abs(kpi["mean"] - theory) <= rel * abs(theory), f"mean {kpi['mean']:.6g} vs theory {theory:.6g}"
+
+
+#: Long runs for the statistics: the fast engine takes a few seconds for millions of parts; the
+#: reference engine (about 100x slower) runs fewer, so its relative bounds are wider.
+LONG_RUN = {"fast": dict(warmup=20 * 3600, duration=4000 * 3600, replications=20),
+            "reference": dict(warmup=2 * 3600, duration=80 * 3600, replications=8)}
+
 
 TANDEM = """
 line: tandem
@@ -33,21 +49,27 @@ def test_two_exponential_machines_with_buffer(engine, b):
     assert abs(kpis["line"]["throughput"]["mean"] - theory) / theory < 0.03
 
 
-MM1 = """
-line: mm1
+QUEUE = """
+line: queue
 stations:
-  - {id: arrivals, kind: source, release: {interarrival: {dist: exponential, mean: 100s}}}
-  - {id: queue, kind: buffer, capacity: 400}
-  - {id: server, kind: machine, process_time: {dist: exponential, mean: 60s}}
-  - {id: out, kind: sink}
+  - {{id: arrivals, kind: source, release: {{interarrival: {{dist: exponential, mean: {interarrival}s}}}}}}
+  - {{id: queue, kind: buffer, capacity: {capacity}}}
+  - {{id: server, kind: machine, servers: {servers}, process_time: {process}}}
+  - {{id: out, kind: sink}}
 edges: [[arrivals, queue], [queue, server], [server, out]]
 """
+
+
+def queue_line(interarrival: float, process: str, servers: int = 1, capacity: int = 400):
+    """Poisson arrivals (mean gap `interarrival` s) → FIFO buffer → machine → sink."""
+    return line_from_yaml(QUEUE.format(interarrival=interarrival, process=process, servers=servers,
+                                       capacity=capacity))
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_mm1_lead_time_and_littles_law(engine):
     """M/M/1 with rho = 0.6: W = 1/(mu - lambda) = 150 s, L = lambda W = 1.5, TH = 36/h."""
-    line = line_from_yaml(MM1)
+    line = queue_line(100, "{dist: exponential, mean: 60s}")
     kpis = run_kpis(line, warmup=5 * 3600, duration=300 * 3600, replications=8, seed=5,
                     engine=engine)
     k = kpis["line"]
@@ -157,3 +179,30 @@ def test_operating_failures_only_age_while_processing(engine):
     m = kpis["stations"]["m"]
     assert within_interval(m["down"], 20 / 260, widen=1.7)
     assert within_interval(m["working"], 120 / 260, widen=1.7)
+
+
+def erlang_c(c: int, a: float) -> float:
+    """Probability of waiting in M/M/c with offered load a = lambda / mu (Erlang C formula)."""
+    last = a ** c / math.factorial(c) / (1 - a / c)
+    return last / (sum(a ** k / math.factorial(k) for k in range(c)) + last)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("servers, interarrival, mean", [(2, 50.0, 70.0), (3, 40.0, 90.0)])
+def test_mmc_erlang_c(engine, servers, interarrival, mean):
+    """M/M/c: W = C(c, a) / (c mu - lambda) + 1/mu (Erlang C), working = lambda / (c mu) per server
+    (SPEC 3.6.12), TH = lambda, L = lambda W (Little); the buffer of 300 is never full
+    (P(N >= 300 + c) = C rho^300 < 1e-30)."""
+    lam, mu = 1 / interarrival, 1 / mean
+    a, rho = lam / mu, lam / (servers * mu)
+    assert erlang_c(servers, a) * rho ** 300 < 1e-30
+    wait = erlang_c(servers, a) / (servers * mu - lam) + 1 / mu
+    line = queue_line(interarrival, f"{{dist: exponential, mean: {mean}s}}", servers=servers,
+                      capacity=300)
+    kpis = run_kpis(line, seed=21, engine=engine, **LONG_RUN[engine])
+    rel = {"fast": 0.012, "reference": 0.06}[engine]
+    k = kpis["line"]
+    assert_agrees(k["lead_time_mean"], wait, rel)
+    assert_agrees(k["wip_mean"], lam * wait, rel)
+    assert_agrees(k["throughput"], 3600 * lam, rel / 4)
+    assert_agrees(kpis["stations"]["server"]["working"], rho, rel / 4)
