@@ -261,3 +261,42 @@ def test_mg1_pollaczek_khinchine(engine, service):
     assert_agrees(kpis["line"]["lead_time_mean"], wait, rel)
     assert_agrees(kpis["line"]["wip_mean"], lam * wait, rel)
     assert_agrees(kpis["stations"]["server"]["working"], rho, rel / 4)
+
+
+def birth_death(births: list[float], deaths: list[float]) -> np.ndarray:
+    """Stationary distribution of the chain on 0..n with rate births[i] from i to i + 1 and
+    deaths[i] from i + 1 to i, solved from pi Q = 0, sum(pi) = 1."""
+    n = len(births) + 1
+    q = np.zeros((n, n))
+    for i, (up, down) in enumerate(zip(births, deaths)):
+        q[i, i + 1], q[i + 1, i] = up, down
+    q -= np.diag(q.sum(axis=1))
+    a = np.vstack([q.T, np.ones(n)])
+    return np.linalg.lstsq(a, np.r_[np.zeros(n), 1.0], rcond=None)[0]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("capacity, interarrival, mean", [(1, 60.0, 50.0), (3, 60.0, 75.0)])
+def test_mm1k_with_blocking_source(engine, capacity, interarrival, mean):
+    """Exponential source -> buffer K -> exponential machine -> sink. State n = parts past the
+    source (0..K+1), plus 1 when the source holds a created part that cannot leave (only at
+    n = K+1). A part created with n <= K leaves at once and the next gap starts (memoryless:
+    births lambda); at n = K+1 the new part waits in the source and its clock stops (state K+2,
+    no births) until the machine's next completion pulls it in (K+2 -> K+1 at rate mu). So n is
+    birth-death on 0..K+2: births lambda below K+2, deaths mu above 0. TH = mu (1 - pi0) =
+    working; WIP counts parts past the source: min(n, K+1); lead time = WIP / TH (Little);
+    the buffer is full in states K+1 and K+2."""
+    lam, mu, k = 1 / interarrival, 1 / mean, capacity
+    pi = birth_death([lam] * (k + 2), [mu] * (k + 2))
+    n = np.arange(k + 3)
+    throughput = mu * (1 - pi[0])
+    wip = pi @ np.minimum(n, k + 1)
+    line = queue_line(interarrival, f"{{dist: exponential, mean: {mean}s}}", capacity=capacity)
+    kpis = run_kpis(line, seed=23, engine=engine, **LONG_RUN[engine])
+    rel = {"fast": 0.006, "reference": 0.03}[engine]
+    assert_agrees(kpis["line"]["throughput"], 3600 * throughput, rel)
+    assert_agrees(kpis["line"]["wip_mean"], wip, rel)
+    assert_agrees(kpis["line"]["lead_time_mean"], wip / throughput, rel)
+    assert_agrees(kpis["stations"]["server"]["working"], 1 - pi[0], rel)
+    assert_agrees(kpis["stations"]["queue"]["full"], pi[k + 1] + pi[k + 2], 2 * rel)
+    assert_agrees(kpis["stations"]["queue"]["occupancy_mean"], pi @ np.clip(n - 1, 0, k), 2 * rel)
