@@ -300,3 +300,39 @@ def test_mm1k_with_blocking_source(engine, capacity, interarrival, mean):
     assert_agrees(kpis["stations"]["server"]["working"], 1 - pi[0], rel)
     assert_agrees(kpis["stations"]["queue"]["full"], pi[k + 1] + pi[k + 2], 2 * rel)
     assert_agrees(kpis["stations"]["queue"]["occupancy_mean"], pi @ np.clip(n - 1, 0, k), 2 * rel)
+
+
+REWORK = """
+line: rework
+stations:
+  - {{id: arrivals, kind: source, release: {{interarrival: {{dist: exponential, mean: 100s}}}}}}
+  - {{id: queue, kind: buffer, capacity: 400}}
+  - {{id: server, kind: machine, route: probability, process_time: {{dist: exponential, mean: {mean}s}}}}
+  - {{id: out, kind: sink}}
+edges:
+  - [arrivals, queue]
+  - [queue, server]
+  - {{from: server, to: out, p: {done}}}
+  - {{from: server, to: queue, p: {q}}}
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("q, mean", [(0.4, 30.0), (0.75, 12.5)])
+def test_bernoulli_feedback_rework(engine, q, mean):
+    """M/M/1 whose part goes back to the queue with probability q after each pass: the count in
+    buffer + machine is birth-death (births lambda, deaths mu (1 - q)), an M/M/1 with
+    rho = lambda / (mu (1 - q)) = working; so L = rho / (1 - rho), total sojourn (lead time)
+    W = L / lambda = 1 / (mu (1 - q) - lambda) whatever the order of service; TH = lambda;
+    passes (produced) = lambda / (1 - q)."""
+    lam, mu = 1 / 100, 1 / mean
+    rho = lam / (mu * (1 - q))
+    line = line_from_yaml(REWORK.format(mean=mean, q=q, done=1 - q))
+    kpis = run_kpis(line, seed=24, engine=engine, **LONG_RUN[engine])
+    rel = {"fast": 0.012, "reference": 0.06}[engine]
+    hours = LONG_RUN[engine]["duration"] / 3600
+    assert_agrees(kpis["line"]["lead_time_mean"], 1 / (mu * (1 - q) - lam), rel)
+    assert_agrees(kpis["line"]["wip_mean"], rho / (1 - rho), rel)
+    assert_agrees(kpis["line"]["throughput"], 3600 * lam, rel / 4)
+    assert_agrees(kpis["stations"]["server"]["working"], rho, rel / 4)
+    assert_agrees(kpis["stations"]["server"]["produced"], 3600 * hours * lam / (1 - q), rel / 4)
