@@ -54,24 +54,37 @@ def test_two_exponential_machines_with_buffer(engine, b):
 QUEUE = """
 line: queue
 stations:
-  - {{id: arrivals, kind: source, release: {{interarrival: {{dist: exponential, mean: {interarrival}s}}}}}}
+  - {{id: arrivals, kind: source, release: {release}}}
   - {{id: queue, kind: buffer, capacity: {capacity}}}
-  - {{id: server, kind: machine, servers: {servers}, process_time: {process}}}
+  - {{id: server, kind: machine, servers: {servers}, process_time: {process}, failures: {failures}}}
   - {{id: out, kind: sink}}
 edges: [[arrivals, queue], [queue, server], [server, out]]
 """
 
 
-def queue_line(interarrival: float, process: str, servers: int = 1, capacity: int = 400):
-    """Poisson arrivals (mean gap `interarrival` s) → FIFO buffer → machine → sink."""
-    return line_from_yaml(QUEUE.format(interarrival=interarrival, process=process, servers=servers,
-                                       capacity=capacity))
+def flow(spec: object) -> str:
+    """`spec` (a distribution, a list of failure modes) as one line of YAML for a template."""
+    return yaml.safe_dump(spec, default_flow_style=True, width=10_000).strip()
+
+
+def exponential(mean: float) -> dict:
+    return {"dist": "exponential", "mean": mean}
+
+
+def queue_line(interarrival: float | None, process: dict, servers: int = 1, capacity: int = 400,
+               failures: tuple[dict, ...] = ()):
+    """Poisson arrivals (mean gap `interarrival` s; None: a saturated source) -> FIFO buffer ->
+    machine -> sink; `process` and `failures` as the line file has them (seconds)."""
+    release = "saturated" if interarrival is None else {"interarrival": exponential(interarrival)}
+    return line_from_yaml(QUEUE.format(release=flow(release), process=flow(process),
+                                       servers=servers, capacity=capacity,
+                                       failures=flow(list(failures))))
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_mm1_lead_time_and_littles_law(engine):
     """M/M/1 with rho = 0.6: W = 1/(mu - lambda) = 150 s, L = lambda W = 1.5, TH = 36/h."""
-    line = queue_line(100, "{dist: exponential, mean: 60s}")
+    line = queue_line(100, exponential(60))
     kpis = run_kpis(line, warmup=5 * 3600, duration=300 * 3600, replications=8, seed=5,
                     engine=engine)
     k = kpis["line"]
@@ -199,8 +212,7 @@ def test_mmc_erlang_c(engine, servers, interarrival, mean):
     a, rho = lam / mu, lam / (servers * mu)
     assert erlang_c(servers, a) * rho ** 300 < 1e-30
     wait = erlang_c(servers, a) / (servers * mu - lam) + 1 / mu
-    line = queue_line(interarrival, f"{{dist: exponential, mean: {mean}s}}", servers=servers,
-                      capacity=300)
+    line = queue_line(interarrival, exponential(mean), servers=servers, capacity=300)
     kpis = run_kpis(line, seed=21, engine=engine, **LONG_RUN[engine])
     rel = {"fast": 0.012, "reference": 0.06}[engine]
     k = kpis["line"]
@@ -255,7 +267,7 @@ def test_mg1_pollaczek_khinchine(engine, service):
     mean, square = service_moments(service)
     rho = lam * mean
     wait = lam * square / (2 * (1 - rho)) + mean
-    line = queue_line(100, yaml.safe_dump(service, default_flow_style=True).strip())
+    line = queue_line(100, service)
     kpis = run_kpis(line, seed=22, engine=engine, **LONG_RUN[engine])
     rel = {"fast": 0.015, "reference": 0.08}[engine]
     assert_agrees(kpis["line"]["lead_time_mean"], wait, rel)
@@ -291,7 +303,7 @@ def test_mm1k_with_blocking_source(engine, capacity, interarrival, mean):
     n = np.arange(k + 3)
     throughput = mu * (1 - pi[0])
     wip = pi @ np.minimum(n, k + 1)
-    line = queue_line(interarrival, f"{{dist: exponential, mean: {mean}s}}", capacity=capacity)
+    line = queue_line(interarrival, exponential(mean), capacity=capacity)
     kpis = run_kpis(line, seed=23, engine=engine, **LONG_RUN[engine])
     rel = {"fast": 0.006, "reference": 0.03}[engine]
     assert_agrees(kpis["line"]["throughput"], 3600 * throughput, rel)
