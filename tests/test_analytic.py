@@ -64,7 +64,8 @@ edges: [[arrivals, queue], [queue, server], [server, out]]
 
 def flow(spec: object) -> str:
     """`spec` (a distribution, a list of failure modes) as one line of YAML for a template."""
-    return yaml.safe_dump(spec, default_flow_style=True, width=10_000).strip()
+    return spec if isinstance(spec, str) else yaml.safe_dump(spec, default_flow_style=True,
+                                                             width=10_000).strip()
 
 
 def exponential(mean: float) -> dict:
@@ -75,7 +76,7 @@ def queue_line(interarrival: float | None, process: dict, servers: int = 1, capa
                failures: tuple[dict, ...] = ()):
     """Poisson arrivals (mean gap `interarrival` s; None: a saturated source) -> FIFO buffer ->
     machine -> sink; `process` and `failures` as the line file has them (seconds)."""
-    release = "saturated" if interarrival is None else {"interarrival": exponential(interarrival)}
+    release = {"interarrival": exponential(interarrival)} if interarrival else "saturated"
     return line_from_yaml(QUEUE.format(release=flow(release), process=flow(process),
                                        servers=servers, capacity=capacity,
                                        failures=flow(list(failures))))
@@ -348,3 +349,56 @@ def test_bernoulli_feedback_rework(engine, q, mean):
     assert_agrees(kpis["line"]["throughput"], 3600 * lam, rel / 4)
     assert_agrees(kpis["stations"]["server"]["working"], rho, rel / 4)
     assert_agrees(kpis["stations"]["server"]["produced"], 3600 * hours * lam / (1 - q), rel / 4)
+
+
+def failure_mode(name: str, basis: str, ttf_mean: float, ttr: dict) -> dict:
+    return {"name": name, "basis": basis, "ttf": exponential(ttf_mean), "ttr": ttr}
+
+
+SPINDLE = failure_mode("spindle", "operating", 1800, {"dist": "lognormal", "mean": 300, "cv": 0.5})
+JAM = failure_mode("jam", "calendar", 7200, {"dist": "constant", "value": 900})
+
+
+def down_per_clock_second(mode: dict) -> float:
+    """Mean repair time per second of the mode's running clock: r / f."""
+    return service_moments(mode["ttr"])[0] / mode["ttf"]["mean"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("modes", [(SPINDLE,), (SPINDLE, JAM)], ids=["operating", "two-modes"])
+def test_saturated_machine_failure_modes(engine, modes):
+    """Saturated machine: it processes whenever it is up, so operating and calendar clocks both
+    run exactly while up; exponential TTFs fail it at rate sum 1/f_i of up time, each mode's
+    repair (mean r_i) pausing the other clocks: availability = working = 1 / (1 + sum r_i/f_i),
+    TH = availability / m (one operating mode: each part's S sees Poisson(S/f) failures, a cycle
+    of m (1 + r/f) whatever the process time distribution)."""
+    mean = 60
+    availability = 1 / (1 + sum(down_per_clock_second(m) for m in modes))
+    line = queue_line(None, exponential(mean), failures=modes)
+    kpis = run_kpis(line, seed=25, engine=engine, **LONG_RUN[engine])
+    rel = {"fast": 0.003, "reference": 0.02}[engine]
+    server = kpis["stations"]["server"]
+    assert_agrees(kpis["line"]["throughput"], 3600 * availability / mean, rel)
+    assert_agrees(server["availability"], availability, rel)
+    assert_agrees(server["working"], availability, rel)
+    assert_agrees(server["down"], 1 - availability, 6 * rel)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_poisson_fed_machine_operating_and_calendar_failures(engine):
+    """Poisson arrivals (lambda) into a large buffer, process mean m: every part is processed, so
+    working = lambda m. The operating mode fails at rate 1/f1 per working second:
+    down1 = lambda m r1/f1; the calendar mode at rate 1/f2 per up second (its clock paused while
+    the operating mode is down): down2 = (1 - down1 - down2) r2/f2; starved is the rest."""
+    lam, mean = 1 / 100, 50
+    down1 = lam * mean * down_per_clock_second(SPINDLE)
+    down2 = (1 - down1) * down_per_clock_second(JAM) / (1 + down_per_clock_second(JAM))
+    line = queue_line(100, exponential(mean), failures=(SPINDLE, JAM))
+    kpis = run_kpis(line, seed=26, engine=engine, **LONG_RUN[engine])
+    assert max(kpis["stations"]["queue"]["occupancy_max"]["per_replication"]) < 400
+    rel = {"fast": 0.004, "reference": 0.03}[engine]
+    server = kpis["stations"]["server"]
+    assert_agrees(kpis["line"]["throughput"], 3600 * lam, rel)
+    assert_agrees(server["working"], lam * mean, rel)
+    assert_agrees(server["down"], down1 + down2, 4 * rel)
+    assert_agrees(server["starved"], 1 - lam * mean - down1 - down2, 4 * rel)
