@@ -186,15 +186,24 @@ OPERATING = SINGLE_FAILING.replace("calendar", "operating").replace("{id: src, k
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_operating_failures_only_age_while_processing(engine):
-    """Half-loaded machine (60 s every 120 s): it works 30 min per hour, so on average it fails
-    every 4 h of calendar time; each of the 2 h of processing between failures is followed
-    by a 20 min repair. Down fraction = (20/60) / (4 + 20/60 - ...) computed by renewal:
-    cycle = 2 h working + 2 h idle + 20 min down; down share = 20 / 260."""
+    """Part i enters at a_i (a gap of 120 s from leaving the source) and processes 60 s, in which
+    the operating clock (TTF mean f = 2 h) fails it N ~ Poisson(60/f) times, Y = the sum of N
+    exponential repairs (mean r = 20 min); part i+1 is created at a_i + 120 and enters at
+    a_{i+1} = a_i + max(120, 60 + Y). Renewal per part: working 60 s, down E[Y] = 60 r/f,
+    cycle 120 + E[(Y - 60)+], with E[(G_k - c)+] = k r P(G_{k+1} > c) - c P(G_k > c) for
+    G_k ~ Erlang(k, r). (The repair overlaps the next part's gap: not 20 min down per 4 h 20.)"""
+    f, r, c = 7200, 1200, 60
+    failures = stats.poisson(c / f)
+    excess = sum(failures.pmf(k) * (k * r * stats.gamma.sf(c, k + 1, scale=r)
+                                    - c * stats.gamma.sf(c, k, scale=r)) for k in range(1, 20))
+    cycle = 120 + excess
     line = line_from_yaml(OPERATING)
-    kpis = run_kpis(line, warmup=0, duration=1000 * 3600, replications=4, seed=9, engine=engine)
+    kpis = run_kpis(line, seed=9, engine=engine, **LONG_RUN[engine])
+    rel = {"fast": 0.002, "reference": 0.02}[engine]
     m = kpis["stations"]["m"]
-    assert within_interval(m["down"], 20 / 260, widen=1.7)
-    assert within_interval(m["working"], 120 / 260, widen=1.7)
+    assert_agrees(m["working"], c / cycle, rel)
+    assert_agrees(m["down"], c * r / f / cycle, 10 * rel)
+    assert_agrees(kpis["line"]["throughput"], 3600 / cycle, rel)
 
 
 def erlang_c(c: int, a: float) -> float:
