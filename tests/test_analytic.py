@@ -298,30 +298,32 @@ def birth_death(births: list[float], deaths: list[float]) -> np.ndarray:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("capacity, interarrival, mean", [(1, 60.0, 50.0), (3, 60.0, 75.0)])
-def test_mm1k_with_blocking_source(engine, capacity, interarrival, mean):
-    """Exponential source -> buffer K -> exponential machine -> sink. State n = parts past the
-    source (0..K+1), plus 1 when the source holds a created part that cannot leave (only at
-    n = K+1). A part created with n <= K leaves at once and the next gap starts (memoryless:
-    births lambda); at n = K+1 the new part waits in the source and its clock stops (state K+2,
-    no births) until the machine's next completion pulls it in (K+2 -> K+1 at rate mu). So n is
-    birth-death on 0..K+2: births lambda below K+2, deaths mu above 0. TH = mu (1 - pi0) =
-    working; WIP counts parts past the source: min(n, K+1); lead time = WIP / TH (Little);
-    the buffer is full in states K+1 and K+2."""
-    lam, mu, k = 1 / interarrival, 1 / mean, capacity
-    pi = birth_death([lam] * (k + 2), [mu] * (k + 2))
-    n = np.arange(k + 3)
-    throughput = mu * (1 - pi[0])
-    wip = pi @ np.minimum(n, k + 1)
-    line = queue_line(interarrival, exponential(mean), capacity=capacity)
+@pytest.mark.parametrize("capacity, servers, interarrival, mean",
+                         [(1, 1, 60.0, 50.0), (3, 1, 60.0, 75.0), (2, 2, 40.0, 70.0)])
+def test_mmck_with_blocking_source(engine, capacity, servers, interarrival, mean):
+    """Exponential source -> buffer K -> c exponential servers -> sink. State n = parts past the
+    source (0..K+c), plus 1 when the source holds a created part that cannot leave (only at
+    n = K+c). A part created with n < K+c leaves at once and the next gap starts (memoryless:
+    births lambda); at n = K+c the new part waits in the source and its clock stops (state
+    K+c+1, no births) until the next completion pulls it in (K+c+1 -> K+c at rate c mu). So n
+    is birth-death on 0..K+c+1: births lambda below K+c+1, deaths min(n, c) mu. TH =
+    mu E[min(n, c)]; working = E[min(n, c)] / c; WIP counts parts past the source:
+    min(n, K+c); lead time = WIP / TH (Little); the buffer is full from n = K+c on."""
+    lam, mu, k, c = 1 / interarrival, 1 / mean, capacity, servers
+    n = np.arange(k + c + 2)
+    busy = np.minimum(n, c)
+    pi = birth_death([lam] * (k + c + 1), list(mu * busy[1:]))
+    throughput = mu * (pi @ busy)
+    wip = pi @ np.minimum(n, k + c)
+    line = queue_line(interarrival, exponential(mean), servers=servers, capacity=capacity)
     kpis = run_kpis(line, seed=23, engine=engine, **LONG_RUN[engine])
     rel = {"fast": 0.006, "reference": 0.03}[engine]
     assert_agrees(kpis["line"]["throughput"], 3600 * throughput, rel)
     assert_agrees(kpis["line"]["wip_mean"], wip, rel)
     assert_agrees(kpis["line"]["lead_time_mean"], wip / throughput, rel)
-    assert_agrees(kpis["stations"]["server"]["working"], 1 - pi[0], rel)
-    assert_agrees(kpis["stations"]["queue"]["full"], pi[k + 1] + pi[k + 2], 2 * rel)
-    assert_agrees(kpis["stations"]["queue"]["occupancy_mean"], pi @ np.clip(n - 1, 0, k), 2 * rel)
+    assert_agrees(kpis["stations"]["server"]["working"], pi @ busy / c, rel)
+    assert_agrees(kpis["stations"]["queue"]["full"], pi[k + c:].sum(), 2 * rel)
+    assert_agrees(kpis["stations"]["queue"]["occupancy_mean"], pi @ np.clip(n - c, 0, k), 2 * rel)
 
 
 REWORK = """
@@ -411,3 +413,17 @@ def test_poisson_fed_machine_operating_and_calendar_failures(engine):
     assert_agrees(server["working"], lam * mean, rel)
     assert_agrees(server["down"], down1 + down2, 4 * rel)
     assert_agrees(server["starved"], 1 - lam * mean - down1 - down2, 4 * rel)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_mm1_sojourn_is_exponential(engine):
+    """FIFO M/M/1: the sojourn time is exponential with rate mu - lambda, so its mean is
+    1/(mu - lambda) and its p-quantile -ln(1 - p)/(mu - lambda) (p50, p95 per replication)."""
+    lam, mu = 1 / 75, 1 / 45
+    line = queue_line(75, exponential(45))
+    kpis = run_kpis(line, seed=27, engine=engine, **LONG_RUN[engine])
+    rel = {"fast": 0.01, "reference": 0.1}[engine]
+    k = kpis["line"]
+    assert_agrees(k["lead_time_mean"], 1 / (mu - lam), rel)
+    assert_agrees(k["lead_time_p50"], math.log(2) / (mu - lam), rel)
+    assert_agrees(k["lead_time_p95"], math.log(20) / (mu - lam), rel)
