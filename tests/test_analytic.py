@@ -427,3 +427,78 @@ def test_mm1_sojourn_is_exponential(engine):
     assert_agrees(k["lead_time_mean"], 1 / (mu - lam), rel)
     assert_agrees(k["lead_time_p50"], math.log(2) / (mu - lam), rel)
     assert_agrees(k["lead_time_p95"], math.log(20) / (mu - lam), rel)
+
+
+JACKSON = """
+line: jackson
+stations:
+  - id: arrivals
+    kind: source
+    route: probability
+    release: {interarrival: {dist: exponential, mean: 60s}}
+  - {id: q1, kind: buffer, capacity: 400}
+  - {id: m1, kind: machine, process_time: {dist: exponential, mean: 100s}}
+  - {id: q2, kind: buffer, capacity: 400}
+  - {id: m2, kind: machine, process_time: {dist: exponential, mean: 60s}}
+  - {id: q3, kind: buffer, capacity: 400}
+  - {id: m3, kind: machine, process_time: {dist: exponential, mean: 45s}}
+  - {id: out, kind: sink}
+edges:
+  - {from: arrivals, to: q1, p: 0.4}
+  - {from: arrivals, to: q2, p: 0.6}
+  - [q1, m1]
+  - [q2, m2]
+  - [m1, q3]
+  - [m2, q3]
+  - [q3, m3]
+  - [m3, out]
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_jackson_split_and_merge(engine):
+    """Jackson network: a Poisson stream split with probabilities p, 1-p into two M/M/1 and
+    merged into a third; splitting and (Burke) departures keep every stream Poisson, so each
+    station is M/M/1 at its own rate: W = p/(mu1 - p lambda) + (1-p)/(mu2 - (1-p) lambda)
+    + 1/(mu3 - lambda), working_i = lambda_i / mu_i, L = lambda W."""
+    lam, p, mu = 1 / 60, 0.4, {"m1": 1 / 100, "m2": 1 / 60, "m3": 1 / 45}
+    rate = {"m1": p * lam, "m2": (1 - p) * lam, "m3": lam}
+    wait = {m: 1 / (mu[m] - rate[m]) for m in mu}
+    lead = p * wait["m1"] + (1 - p) * wait["m2"] + wait["m3"]
+    kpis = run_kpis(line_from_yaml(JACKSON), seed=28, engine=engine, **LONG_RUN[engine])
+    rel = {"fast": 0.01, "reference": 0.06}[engine]
+    assert_agrees(kpis["line"]["lead_time_mean"], lead, rel)
+    assert_agrees(kpis["line"]["wip_mean"], lam * lead, rel)
+    assert_agrees(kpis["line"]["throughput"], 3600 * lam, rel / 4)
+    for m in mu:
+        assert_agrees(kpis["stations"][m]["working"], rate[m] / mu[m], rel / 4)
+
+
+CONVEYOR = """
+line: conveyor-queue
+stations:
+  - {id: arrivals, kind: source, release: {interarrival: {dist: exponential, mean: 100s}}}
+  - {id: belt, kind: conveyor, capacity: 60, travel_time: 240s}
+  - {id: queue, kind: buffer, capacity: 400}
+  - {id: server, kind: machine, process_time: {dist: exponential, mean: 60s}}
+  - {id: out, kind: sink}
+edges: [[arrivals, belt], [belt, queue], [queue, server], [server, out]]
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_conveyor_delay_then_mm1(engine):
+    """A conveyor with constant travel T (never full: it holds Poisson(lambda T) = 2.4 parts
+    on average, 60 places) delays the Poisson stream by T, so it stays Poisson: the lead time is
+    T + Exp(mu - lambda), mean T + 1/(mu - lambda), p-quantile T - ln(1 - p)/(mu - lambda);
+    WIP = lambda (T + 1/(mu - lambda))."""
+    lam, mu, travel = 1 / 100, 1 / 60, 240
+    assert stats.poisson.sf(59, lam * travel) < 1e-30
+    kpis = run_kpis(line_from_yaml(CONVEYOR), seed=29, engine=engine, **LONG_RUN[engine])
+    rel = {"fast": 0.006, "reference": 0.06}[engine]
+    k = kpis["line"]
+    assert_agrees(k["lead_time_mean"], travel + 1 / (mu - lam), rel)
+    assert_agrees(k["lead_time_p50"], travel + math.log(2) / (mu - lam), rel)
+    assert_agrees(k["lead_time_p95"], travel + math.log(20) / (mu - lam), rel)
+    assert_agrees(k["wip_mean"], lam * (travel + 1 / (mu - lam)), rel)
+    assert k["lead_time_max"]["mean"] > travel  # lead time >= T for every part
