@@ -237,6 +237,8 @@ def service_moments(spec: dict) -> tuple[float, float]:
     kind = spec["dist"]
     if kind == "constant":
         return spec["value"], spec["value"] ** 2
+    if kind == "exponential":
+        return spec["mean"], 2 * spec["mean"] ** 2
     if kind == "uniform":
         a, b = spec["low"], spec["high"]
         return (a + b) / 2, (a * a + a * b + b * b) / 3
@@ -502,3 +504,45 @@ def test_conveyor_delay_then_mm1(engine):
     assert_agrees(k["lead_time_p95"], travel + math.log(20) / (mu - lam), rel)
     assert_agrees(k["wip_mean"], lam * (travel + 1 / (mu - lam)), rel)
     assert k["lead_time_max"]["mean"] > travel  # lead time >= T for every part
+
+
+SETUP_LINE = """
+line: setups
+products: [{{id: a, mix: {mix}}}, {{id: b, mix: {rest}}}]
+stations:
+  - {{id: src, kind: source}}
+  - {machine}
+  - {{id: out, kind: sink}}
+edges: [[src, m], [m, out]]
+"""
+PROCESS_AB = {"a": exponential(40), "b": {"dist": "lognormal", "mean": 80, "cv": 0.3}}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("setup", [
+    {"setup": {"dist": "uniform", "low": 60, "high": 180}},
+    {"setup_matrix": {"a": {"b": {"dist": "constant", "value": 90}}, "b": {"a": exponential(200)}}},
+], ids=["setup", "setup_matrix"])
+def test_setups_with_random_product_mix(engine, setup):
+    """Saturated machine, products drawn independently (a with p, b with 1 - p): a setup
+    precedes a part when its product differs from the previous one, a -> b and b -> a each with
+    probability p (1 - p). Renewal per part: cycle = p m_a + (1-p) m_b + p (1-p) (s_ab + s_ba);
+    TH = 1 / cycle, working = (p m_a + (1-p) m_b) / cycle, setup = the rest; performance
+    (ideal = each product's mean process time) = 1."""
+    p = 0.3
+    if "setup" in setup:
+        s_ab = s_ba = service_moments(setup["setup"])[0]
+    else:
+        s_ab = service_moments(setup["setup_matrix"]["a"]["b"])[0]
+        s_ba = service_moments(setup["setup_matrix"]["b"]["a"])[0]
+    work = p * service_moments(PROCESS_AB["a"])[0] + (1 - p) * service_moments(PROCESS_AB["b"])[0]
+    cycle = work + p * (1 - p) * (s_ab + s_ba)
+    machine = {"id": "m", "kind": "machine", "process_time": PROCESS_AB, **setup}
+    line = line_from_yaml(SETUP_LINE.format(mix=p, rest=1 - p, machine=flow(machine)))
+    kpis = run_kpis(line, seed=30, engine=engine, **LONG_RUN[engine])
+    rel = {"fast": 0.003, "reference": 0.015}[engine]
+    m = kpis["stations"]["m"]
+    assert_agrees(kpis["line"]["throughput"], 3600 / cycle, rel)
+    assert_agrees(m["working"], work / cycle, rel)
+    assert_agrees(m["setup"], 1 - work / cycle, 3 * rel)
+    assert_agrees(m["performance"], 1.0, rel)
