@@ -546,3 +546,35 @@ def test_setups_with_random_product_mix(engine, setup):
     assert_agrees(m["working"], work / cycle, rel)
     assert_agrees(m["setup"], 1 - work / cycle, 3 * rel)
     assert_agrees(m["performance"], 1.0, rel)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("capacity, mean1, mean2", [(0, 50.0, 70.0), (2, 70.0, 50.0)])
+def test_two_unequal_machines_blocking_after_service(engine, capacity, mean1, mean2):
+    """Saturated m1 -> buffer B (B = 0: a direct machine-to-machine link) -> m2, exponential:
+    n = parts in buffer + m2 (0..B+1), plus 1 when m1 holds a finished part it cannot pass
+    (state B+2, only from n = B+1). m1 finishes at rate mu1 below B+2, m2 at mu2 above 0 (then
+    the blocked part moves up and m1 restarts: B+2 -> B+1): birth-death on 0..B+2.
+    TH = mu2 (1 - pi0), m2 starved = pi0, m1 blocked = pi_{B+2}; m1 always holds a part:
+    WIP = 1 + E[min(n, B+1)], lead time = WIP / TH."""
+    mu1, mu2 = 1 / mean1, 1 / mean2
+    pi = birth_death([mu1] * (capacity + 2), [mu2] * (capacity + 2))
+    stations = [{"id": "src", "kind": "source"},
+                {"id": "m1", "kind": "machine", "process_time": exponential(mean1)},
+                {"id": "m2", "kind": "machine", "process_time": exponential(mean2)},
+                {"id": "out", "kind": "sink"}]
+    path = ["src", "m1", "m2", "out"]
+    if capacity:
+        stations.insert(2, {"id": "b", "kind": "buffer", "capacity": capacity})
+        path.insert(2, "b")
+    line = line_from_yaml(yaml.safe_dump({"line": "unequal", "stations": stations,
+                                          "edges": [list(e) for e in zip(path, path[1:])]}))
+    kpis = run_kpis(line, seed=31, engine=engine, **LONG_RUN[engine])
+    rel = {"fast": 0.004, "reference": 0.02}[engine]
+    throughput = mu2 * (1 - pi[0])
+    wip = 1 + pi @ np.minimum(np.arange(capacity + 3), capacity + 1)
+    assert_agrees(kpis["line"]["throughput"], 3600 * throughput, rel)
+    assert_agrees(kpis["line"]["wip_mean"], wip, rel)
+    assert_agrees(kpis["line"]["lead_time_mean"], wip / throughput, rel)
+    assert_agrees(kpis["stations"]["m2"]["starved"], pi[0], 3 * rel)
+    assert_agrees(kpis["stations"]["m1"]["blocked"], pi[-1], 3 * rel)
