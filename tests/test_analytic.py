@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import yaml
-from scipy import stats
+from scipy import optimize, stats
 
 from helpers import line_from_yaml, run_kpis, within_interval
 
@@ -72,11 +72,14 @@ def exponential(mean: float) -> dict:
     return {"dist": "exponential", "mean": mean}
 
 
-def queue_line(interarrival: float | None, process: dict, servers: int = 1, capacity: int = 400,
-               failures: tuple[dict, ...] = ()):
-    """Poisson arrivals (mean gap `interarrival` s; None: a saturated source) -> FIFO buffer ->
-    machine -> sink; `process` and `failures` as the line file has them (seconds)."""
-    release = {"interarrival": exponential(interarrival)} if interarrival else "saturated"
+def queue_line(interarrival: float | dict | None, process: dict, servers: int = 1,
+               capacity: int = 400, failures: tuple[dict, ...] = ()):
+    """Arrivals (`interarrival`: a distribution, a number for the mean of exponential gaps,
+    None for a saturated source) -> FIFO buffer -> machine -> sink; `process` and `failures` as
+    the line file has them (seconds)."""
+    if isinstance(interarrival, (int, float)):
+        interarrival = exponential(interarrival)
+    release = {"interarrival": interarrival} if interarrival else "saturated"
     return line_from_yaml(QUEUE.format(release=flow(release), process=flow(process),
                                        servers=servers, capacity=capacity,
                                        failures=flow(list(failures))))
@@ -578,3 +581,47 @@ def test_two_unequal_machines_blocking_after_service(engine, capacity, mean1, me
     assert_agrees(kpis["line"]["lead_time_mean"], wip / throughput, rel)
     assert_agrees(kpis["stations"]["m2"]["starved"], pi[0], 3 * rel)
     assert_agrees(kpis["stations"]["m1"]["blocked"], pi[-1], 3 * rel)
+
+
+def laplace_transform(spec: dict, s: float) -> float:
+    """E[exp(-s A)] of a SPEC 3.1 distribution from its parameters (seconds)."""
+    kind = spec["dist"]
+    if kind == "constant":
+        return math.exp(-s * spec["value"])
+    if kind == "uniform":
+        a, b = spec["low"], spec["high"]
+        return -math.exp(-s * a) * math.expm1(-s * (b - a)) / (s * (b - a))
+    if kind == "gamma":  # shape 1/cv^2, scale mean cv^2
+        return (1 + s * spec["mean"] * spec["cv"] ** 2) ** (-1 / spec["cv"] ** 2)
+    return float(np.mean(np.exp(-s * np.asarray(spec["values"], dtype=float))))  # empirical
+
+
+def gi_m1_sojourn_rate(interarrival: dict, mu: float) -> float:
+    """GI/M/1: the sojourn time is exponential with rate mu (1 - sigma), sigma the root in (0, 1)
+    of sigma = A*(mu (1 - sigma)), A* the Laplace transform of the interarrival time."""
+    sigma = optimize.brentq(lambda x: laplace_transform(interarrival, mu * (1 - x)) - x,
+                            0.0, 1 - 1e-6, xtol=1e-14)
+    return mu * (1 - sigma)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("interarrival", [
+    {"dist": "constant", "value": 100},
+    {"dist": "uniform", "low": 40, "high": 160},
+    {"dist": "gamma", "mean": 100, "cv": 0.5},
+    {"dist": "gamma", "mean": 100, "cv": 2.0},
+    {"dist": "empirical", "values": [30, 70, 100, 200]},
+], ids=["constant", "uniform", "erlang4", "gamma-cv2", "empirical"])
+def test_gi_m1_renewal_arrivals(engine, interarrival):
+    """GI/M/1 (the source's gaps are iid: each part leaves at once into a large buffer): the
+    sojourn is Exp(mu (1 - sigma)), sigma = A*(mu (1 - sigma)): W = 1/(mu (1 - sigma)),
+    p95 = ln 20 W, L = lambda W, working = lambda / mu."""
+    mu, lam = 1 / 60, 1 / service_moments(interarrival)[0]
+    rate = gi_m1_sojourn_rate(interarrival, mu)
+    kpis = run_kpis(queue_line(interarrival, exponential(60)), seed=32, engine=engine,
+                    **LONG_RUN[engine])
+    rel = {"fast": 0.012, "reference": 0.08}[engine]
+    assert_agrees(kpis["line"]["lead_time_mean"], 1 / rate, rel)
+    assert_agrees(kpis["line"]["lead_time_p95"], math.log(20) / rate, rel)
+    assert_agrees(kpis["line"]["wip_mean"], lam / rate, rel)
+    assert_agrees(kpis["stations"]["server"]["working"], lam / mu, rel / 4)
