@@ -625,3 +625,35 @@ def test_gi_m1_renewal_arrivals(engine, interarrival):
     assert_agrees(kpis["line"]["lead_time_p95"], math.log(20) / rate, rel)
     assert_agrees(kpis["line"]["wip_mean"], lam / rate, rel)
     assert_agrees(kpis["stations"]["server"]["working"], lam / mu, rel / 4)
+
+
+ROUND_ROBIN = """
+line: round-robin
+stations:
+  - id: arrivals
+    kind: source
+    route: round_robin
+    release: {interarrival: {dist: exponential, mean: 50s}}
+  - {id: q1, kind: buffer, capacity: 400}
+  - {id: m1, kind: machine, process_time: {dist: exponential, mean: 60s}}
+  - {id: q2, kind: buffer, capacity: 400}
+  - {id: m2, kind: machine, process_time: {dist: exponential, mean: 60s}}
+  - {id: out, kind: sink}
+edges: [[arrivals, q1], [arrivals, q2], [q1, m1], [q2, m2], [m1, out], [m2, out]]
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_round_robin_split_makes_erlang_arrivals(engine):
+    """Round robin over two large buffers never skips, so each branch receives every other part
+    of the Poisson stream: Erlang-2 gaps (gamma, cv 1/sqrt 2, mean 2/lambda), an E2/M/1 queue
+    (GI/M/1 formula): lead time Exp(mu (1 - sigma)) in both branches, working = lambda/(2 mu)."""
+    lam, mu = 1 / 50, 1 / 60
+    rate = gi_m1_sojourn_rate({"dist": "gamma", "mean": 2 / lam, "cv": 0.5 ** 0.5}, mu)
+    kpis = run_kpis(line_from_yaml(ROUND_ROBIN), seed=33, engine=engine, **LONG_RUN[engine])
+    rel = {"fast": 0.01, "reference": 0.06}[engine]
+    assert_agrees(kpis["line"]["lead_time_mean"], 1 / rate, rel)
+    assert_agrees(kpis["line"]["lead_time_p95"], math.log(20) / rate, rel)
+    assert_agrees(kpis["line"]["wip_mean"], lam / rate, rel)
+    for m in ("m1", "m2"):
+        assert_agrees(kpis["stations"][m]["working"], lam / (2 * mu), rel / 2)
