@@ -434,30 +434,27 @@ def test_mm1_sojourn_is_exponential(engine):
     assert_agrees(k["lead_time_p95"], math.log(20) / (mu - lam), rel)
 
 
-JACKSON = """
-line: jackson
-stations:
-  - id: arrivals
-    kind: source
-    route: probability
-    release: {interarrival: {dist: exponential, mean: 60s}}
-  - {id: q1, kind: buffer, capacity: 400}
-  - {id: m1, kind: machine, process_time: {dist: exponential, mean: 100s}}
-  - {id: q2, kind: buffer, capacity: 400}
-  - {id: m2, kind: machine, process_time: {dist: exponential, mean: 60s}}
-  - {id: q3, kind: buffer, capacity: 400}
-  - {id: m3, kind: machine, process_time: {dist: exponential, mean: 45s}}
-  - {id: out, kind: sink}
-edges:
-  - {from: arrivals, to: q1, p: 0.4}
-  - {from: arrivals, to: q2, p: 0.6}
-  - [q1, m1]
-  - [q2, m2]
-  - [m1, q3]
-  - [m2, q3]
-  - [q3, m3]
-  - [m3, out]
-"""
+def split_line(route: str, interarrival: float, means: list[float], weights: list[float] = (),
+               merge: float | None = None):
+    """Poisson arrivals routed by `route` (with `weights` for probability) to one large buffer
+    and exponential machine per entry of `means`; then the sink, or first a shared large buffer
+    and an exponential machine of mean `merge` (ids q1, m1, q2, m2, ...)."""
+    stations = [{"id": "arrivals", "kind": "source", "route": route,
+                 "release": {"interarrival": exponential(interarrival)}}]
+    edges = []
+    after = "q0" if merge else "out"
+    for i, mean in enumerate(means, 1):
+        stations += [{"id": f"q{i}", "kind": "buffer", "capacity": 400},
+                     {"id": f"m{i}", "kind": "machine", "process_time": exponential(mean)}]
+        edges += [{"from": "arrivals", "to": f"q{i}", **({"p": weights[i - 1]} if weights else {})},
+                  [f"q{i}", f"m{i}"], [f"m{i}", after]]
+    if merge:
+        stations += [{"id": "q0", "kind": "buffer", "capacity": 400},
+                     {"id": "m0", "kind": "machine", "process_time": exponential(merge)}]
+        edges += [["q0", "m0"], ["m0", "out"]]
+    stations.append({"id": "out", "kind": "sink"})
+    return line_from_yaml(yaml.safe_dump({"line": f"split-{route}", "stations": stations,
+                                          "edges": edges}))
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -466,11 +463,12 @@ def test_jackson_split_and_merge(engine):
     merged into a third; splitting and (Burke) departures keep every stream Poisson, so each
     station is M/M/1 at its own rate: W = p/(mu1 - p lambda) + (1-p)/(mu2 - (1-p) lambda)
     + 1/(mu3 - lambda), working_i = lambda_i / mu_i, L = lambda W."""
-    lam, p, mu = 1 / 60, 0.4, {"m1": 1 / 100, "m2": 1 / 60, "m3": 1 / 45}
-    rate = {"m1": p * lam, "m2": (1 - p) * lam, "m3": lam}
+    lam, p, mu = 1 / 60, 0.4, {"m1": 1 / 100, "m2": 1 / 60, "m0": 1 / 45}
+    rate = {"m1": p * lam, "m2": (1 - p) * lam, "m0": lam}
     wait = {m: 1 / (mu[m] - rate[m]) for m in mu}
-    lead = p * wait["m1"] + (1 - p) * wait["m2"] + wait["m3"]
-    kpis = run_kpis(line_from_yaml(JACKSON), seed=28, engine=engine, **LONG_RUN[engine])
+    lead = p * wait["m1"] + (1 - p) * wait["m2"] + wait["m0"]
+    line = split_line("probability", 60, [100, 60], weights=[p, 1 - p], merge=45)
+    kpis = run_kpis(line, seed=28, engine=engine, **LONG_RUN[engine])
     rel = {"fast": 0.01, "reference": 0.06}[engine]
     assert_agrees(kpis["line"]["lead_time_mean"], lead, rel)
     assert_agrees(kpis["line"]["wip_mean"], lam * lead, rel)
@@ -627,22 +625,6 @@ def test_gi_m1_renewal_arrivals(engine, interarrival):
     assert_agrees(kpis["stations"]["server"]["working"], lam / mu, rel / 4)
 
 
-ROUND_ROBIN = """
-line: round-robin
-stations:
-  - id: arrivals
-    kind: source
-    route: round_robin
-    release: {interarrival: {dist: exponential, mean: 50s}}
-  - {id: q1, kind: buffer, capacity: 400}
-  - {id: m1, kind: machine, process_time: {dist: exponential, mean: 60s}}
-  - {id: q2, kind: buffer, capacity: 400}
-  - {id: m2, kind: machine, process_time: {dist: exponential, mean: 60s}}
-  - {id: out, kind: sink}
-edges: [[arrivals, q1], [arrivals, q2], [q1, m1], [q2, m2], [m1, out], [m2, out]]
-"""
-
-
 @pytest.mark.parametrize("engine", ENGINES)
 def test_round_robin_split_makes_erlang_arrivals(engine):
     """Round robin over two large buffers never skips, so each branch receives every other part
@@ -650,7 +632,8 @@ def test_round_robin_split_makes_erlang_arrivals(engine):
     (GI/M/1 formula): lead time Exp(mu (1 - sigma)) in both branches, working = lambda/(2 mu)."""
     lam, mu = 1 / 50, 1 / 60
     rate = gi_m1_sojourn_rate({"dist": "gamma", "mean": 2 / lam, "cv": 0.5 ** 0.5}, mu)
-    kpis = run_kpis(line_from_yaml(ROUND_ROBIN), seed=33, engine=engine, **LONG_RUN[engine])
+    kpis = run_kpis(split_line("round_robin", 50, [60, 60]), seed=33, engine=engine,
+                    **LONG_RUN[engine])
     rel = {"fast": 0.01, "reference": 0.06}[engine]
     assert_agrees(kpis["line"]["lead_time_mean"], 1 / rate, rel)
     assert_agrees(kpis["line"]["lead_time_p95"], math.log(20) / rate, rel)
