@@ -640,3 +640,31 @@ def test_round_robin_split_makes_erlang_arrivals(engine):
     assert_agrees(kpis["line"]["wip_mean"], lam / rate, rel)
     for m in ("m1", "m2"):
         assert_agrees(kpis["stations"][m]["working"], lam / (2 * mu), rel / 2)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_robot_loading_is_the_machine_repairman_model(engine):
+    """N machines fed by a saturated source, each part loaded by one shared robot (exponential,
+    mean l, FIFO) then processed (exponential, mean m): the machine-repairman (M/M/1//N)
+    model. k = machines waiting for or being loaded is birth-death: births (N - k)/m, deaths
+    1/l. TH = (1 - p0)/l; per machine setup (loading) = (1 - p0)/N, working = E[N - k]/N,
+    waiting_resource = the rest; each machine always holds a part: WIP = N, lead time N/TH."""
+    n, load, mean = 3, 40, 120
+    p = birth_death([(n - k) / mean for k in range(n)], [1 / load] * n)
+    throughput = (1 - p[0]) / load
+    stations = [{"id": "src", "kind": "source"}, {"id": "out", "kind": "sink"}]
+    stations[1:1] = [{"id": f"m{i}", "kind": "machine", "process_time": exponential(mean),
+                      "load": {"resource": "robot", "time": exponential(load)}} for i in range(n)]
+    edges = [[a, b] for i in range(n) for a, b in (("src", f"m{i}"), (f"m{i}", "out"))]
+    line = line_from_yaml(yaml.safe_dump({"line": "repairman", "stations": stations, "edges": edges,
+                                          "resources": [{"id": "robot", "capacity": 1}]}))
+    kpis = run_kpis(line, seed=34, engine=engine, **LONG_RUN[engine])
+    rel = {"fast": 0.004, "reference": 0.02}[engine]
+    assert_agrees(kpis["line"]["throughput"], 3600 * throughput, rel)
+    assert_agrees(kpis["line"]["lead_time_mean"], n / throughput, rel)
+    assert kpis["line"]["wip_mean"]["mean"] == pytest.approx(n)
+    for i in range(n):
+        m = kpis["stations"][f"m{i}"]
+        assert_agrees(m["setup"], (1 - p[0]) / n, rel)
+        assert_agrees(m["working"], p @ (n - np.arange(n + 1)) / n, rel)
+        assert_agrees(m["waiting_resource"], (p @ np.arange(n + 1) - (1 - p[0])) / n, 3 * rel)
