@@ -220,16 +220,25 @@ def erlang_c(c: int, a: float) -> float:
 def test_mmc_erlang_c(engine, servers, interarrival, mean):
     """M/M/c: W = C(c, a) / (c mu - lambda) + 1/mu (Erlang C), working = lambda / (c mu) per server
     (SPEC 3.6.12), TH = lambda, L = lambda W (Little); the buffer of 300 is never full
-    (P(N >= 300 + c) = C rho^300 < 1e-30)."""
+    (P(N >= 300 + c) = C rho^300 < 1e-30). The sojourn is S ~ Exp(mu) plus, with probability C,
+    a FIFO wait Exp(theta = c mu - lambda): P(T > t) = (1 - C) e^(-mu t)
+    + C (theta e^(-mu t) - mu e^(-theta t)) / (theta - mu); p50, p95 solve P(T > t) = 0.5, 0.05."""
     lam, mu = 1 / interarrival, 1 / mean
-    a, rho = lam / mu, lam / (servers * mu)
-    assert erlang_c(servers, a) * rho ** 300 < 1e-30
-    wait = erlang_c(servers, a) / (servers * mu - lam) + 1 / mu
+    a, rho, theta = lam / mu, lam / (servers * mu), servers * mu - lam
+    c = erlang_c(servers, a)
+    assert c * rho ** 300 < 1e-30
+    wait = c / theta + 1 / mu
+
+    def tail(t):
+        return (1 - c) * math.exp(-mu * t) + c * (theta * math.exp(-mu * t)
+                                                  - mu * math.exp(-theta * t)) / (theta - mu)
     line = queue_line(interarrival, exponential(mean), servers=servers, capacity=300)
     kpis = run_kpis(line, seed=21, engine=engine, **LONG_RUN[engine])
     rel = {"fast": 0.012, "reference": 0.06}[engine]
     k = kpis["line"]
     assert_agrees(k["lead_time_mean"], wait, rel)
+    for key, level in (("lead_time_p50", 0.5), ("lead_time_p95", 0.05)):
+        assert_agrees(k[key], optimize.brentq(lambda t: tail(t) - level, 0, 100 * wait), rel)
     assert_agrees(k["wip_mean"], lam * wait, rel)
     assert_agrees(k["throughput"], 3600 * lam, rel / 4)
     assert_agrees(kpis["stations"]["server"]["working"], rho, rel / 4)
