@@ -299,16 +299,27 @@ def test_mg1_pollaczek_khinchine(engine, service):
     assert_agrees(kpis["stations"]["server"]["working"], rho, rel / 4)
 
 
+def stationary(rates: dict) -> dict:
+    """Stationary distribution {state: probability} of the continuous-time Markov chain with
+    transition rates {(from, to): rate}, solved from pi Q = 0, sum(pi) = 1."""
+    states = sorted({x for pair in rates for x in pair})
+    index = {x: i for i, x in enumerate(states)}
+    q = np.zeros((len(states), len(states)))
+    for (a, b), rate in rates.items():
+        q[index[a], index[b]] += rate
+    q -= np.diag(q.sum(axis=1))
+    pi = np.linalg.lstsq(np.vstack([q.T, np.ones(len(states))]), np.r_[np.zeros(len(states)), 1.0],
+                         rcond=None)[0]
+    return dict(zip(states, pi))
+
+
 def birth_death(births: list[float], deaths: list[float]) -> np.ndarray:
     """Stationary distribution of the chain on 0..n with rate births[i] from i to i + 1 and
-    deaths[i] from i + 1 to i, solved from pi Q = 0, sum(pi) = 1."""
-    n = len(births) + 1
-    q = np.zeros((n, n))
-    for i, (up, down) in enumerate(zip(births, deaths)):
-        q[i, i + 1], q[i + 1, i] = up, down
-    q -= np.diag(q.sum(axis=1))
-    a = np.vstack([q.T, np.ones(n)])
-    return np.linalg.lstsq(a, np.r_[np.zeros(n), 1.0], rcond=None)[0]
+    deaths[i] from i + 1 to i."""
+    rates = {(i, i + 1): up for i, up in enumerate(births)}
+    rates.update({(i + 1, i): down for i, down in enumerate(deaths)})
+    pi = stationary(rates)
+    return np.array([pi[i] for i in range(len(births) + 1)])
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -677,3 +688,45 @@ def test_robot_loading_is_the_machine_repairman_model(engine):
         assert_agrees(m["setup"], (1 - p[0]) / n, rel)
         assert_agrees(m["working"], p @ (n - np.arange(n + 1)) / n, rel)
         assert_agrees(m["waiting_resource"], (p @ np.arange(n + 1) - (1 - p[0])) / n, 3 * rel)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("basis", ["calendar", "operating"])
+def test_mm1k_with_breakdowns(engine, basis):
+    """M/M/1, buffer K, blocking source, exponential breakdowns (rate alpha: calendar basis
+    always while up, operating basis only while processing) and repairs (rate beta), work
+    resumed. States (n parts past the source, K+2: the source holds a blocked part):
+    U(n) up; D(n) down holding a part; E(n) down with the machine empty (a calendar failure
+    at n = 0: the buffer alone fills, so the source blocks at E(K+1)). U(n)->U(n+1), D(n)->
+    D(n+1) at lambda up to K+2, E(n)->E(n+1) up to K+1; U(n)->U(n-1) at mu; U(0)->E(0),
+    U(n)->D(n) at alpha; D(n)->U(n), E(n)->U(n) at beta (the machine pulls at once).
+    TH = mu P(U, n >= 1) = working; down = P(D or E); WIP = parts past the source
+    (min(n, K+1), min(n, K) in E); lead time = WIP / TH (Little)."""
+    lam, mu, alpha, beta, k = 1 / 100, 1 / 60, 1 / 3600, 1 / 600, 8
+    rates = {}
+    for n in range(k + 2):
+        rates[("U", n), ("U", n + 1)] = lam
+        rates[("U", n + 1), ("U", n)] = mu
+        rates[("U", n + 1), ("D", n + 1)] = alpha
+        rates[("D", n + 1), ("U", n + 1)] = beta
+        if n:
+            rates[("D", n), ("D", n + 1)] = lam
+    if basis == "calendar":
+        rates[("U", 0), ("E", 0)] = alpha
+        for n in range(k + 2):
+            rates[("E", n), ("U", n)] = beta
+            if n <= k:
+                rates[("E", n), ("E", n + 1)] = lam
+    pi = stationary(rates)
+    working = sum(p for (s, n), p in pi.items() if s == "U" and n)
+    wip = sum(p * min(n, k if s == "E" else k + 1) for (s, n), p in pi.items())
+    failure = failure_mode("breakdown", basis, 1 / alpha, exponential(1 / beta))
+    line = queue_line(100, exponential(60), capacity=k, failures=(failure,))
+    kpis = run_kpis(line, seed=35, engine=engine, **LONG_RUN[engine])
+    rel = {"fast": 0.005, "reference": 0.03}[engine]
+    server = kpis["stations"]["server"]
+    assert_agrees(kpis["line"]["throughput"], 3600 * mu * working, rel)
+    assert_agrees(server["working"], working, rel)
+    assert_agrees(server["down"], sum(p for (s, n), p in pi.items() if s != "U"), 4 * rel)
+    assert_agrees(kpis["line"]["wip_mean"], wip, 2 * rel)
+    assert_agrees(kpis["line"]["lead_time_mean"], wip / (mu * working), 2 * rel)
