@@ -13,6 +13,7 @@ from helpers import line_from_yaml, run_kpis, within_interval
 
 ENGINES = ["reference", "fast"]
 
+
 def assert_agrees(kpi: dict, theory: float, rel: float) -> None:
     """`theory` lies in the KPI's 95 % interval widened to about 99.9 % (x1.7), and the mean is
     within `rel` of it: a wide interval alone cannot make the check pass."""
@@ -232,6 +233,7 @@ def test_mmc_erlang_c(engine, servers, interarrival, mean):
     def tail(t):
         return (1 - c) * math.exp(-mu * t) + c * (theta * math.exp(-mu * t)
                                                   - mu * math.exp(-theta * t)) / (theta - mu)
+
     line = queue_line(interarrival, exponential(mean), servers=servers, capacity=300)
     kpis = run_kpis(line, seed=21, engine=engine, **LONG_RUN[engine])
     rel = {"fast": 0.012, "reference": 0.06}[engine]
@@ -479,10 +481,10 @@ def split_line(route: str, interarrival: float, means: list[float], weights: lis
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_jackson_split_and_merge(engine):
-    """Jackson network: a Poisson stream split with probabilities p, 1-p into two M/M/1 and
-    merged into a third; splitting and (Burke) departures keep every stream Poisson, so each
-    station is M/M/1 at its own rate: W = p/(mu1 - p lambda) + (1-p)/(mu2 - (1-p) lambda)
-    + 1/(mu3 - lambda), working_i = lambda_i / mu_i, L = lambda W."""
+    """Jackson network: a Poisson stream split with probabilities p, 1-p into two M/M/1 (m1, m2)
+    merged into a third (m0); splitting and (Burke) departures keep every stream Poisson, so
+    each station is M/M/1 at its own rate: W = p/(mu1 - p lambda) + (1-p)/(mu2 - (1-p) lambda)
+    + 1/(mu0 - lambda), working_i = lambda_i / mu_i, L = lambda W."""
     lam, p, mu = 1 / 60, 0.4, {"m1": 1 / 100, "m2": 1 / 60, "m0": 1 / 45}
     rate = {"m1": p * lam, "m2": (1 - p) * lam, "m0": lam}
     wait = {m: 1 / (mu[m] - rate[m]) for m in mu}
