@@ -458,19 +458,23 @@ def test_mm1_sojourn_is_exponential(engine):
 
 
 def split_line(route: str, interarrival: float, means: list[float], weights: list[float] = (),
-               merge: float | None = None):
-    """Poisson arrivals routed by `route` (with `weights` for probability) to one large buffer
-    and exponential machine per entry of `means`; then the sink, or first a shared large buffer
-    and an exponential machine of mean `merge` (ids q1, m1, q2, m2, ...)."""
+               merge: float | None = None, capacity: int = 400):
+    """Poisson arrivals routed by `route` (with `weights` for probability) to one buffer of
+    `capacity` (0: none, the source feeds the machine directly) and exponential machine per entry
+    of `means`; then the sink, or first a shared large buffer and an exponential machine of mean
+    `merge` (ids q1, m1, q2, m2, ...)."""
     stations = [{"id": "arrivals", "kind": "source", "route": route,
                  "release": {"interarrival": exponential(interarrival)}}]
     edges = []
     after = "q0" if merge else "out"
     for i, mean in enumerate(means, 1):
-        stations += [{"id": f"q{i}", "kind": "buffer", "capacity": 400},
-                     {"id": f"m{i}", "kind": "machine", "process_time": exponential(mean)}]
-        edges += [{"from": "arrivals", "to": f"q{i}", **({"p": weights[i - 1]} if weights else {})},
-                  [f"q{i}", f"m{i}"], [f"m{i}", after]]
+        entry = f"q{i}" if capacity else f"m{i}"
+        if capacity:
+            stations.append({"id": entry, "kind": "buffer", "capacity": capacity})
+            edges.append([entry, f"m{i}"])
+        stations.append({"id": f"m{i}", "kind": "machine", "process_time": exponential(mean)})
+        edges += [{"from": "arrivals", "to": entry, **({"p": weights[i - 1]} if weights else {})},
+                  [f"m{i}", after]]
     if merge:
         stations += [{"id": "q0", "kind": "buffer", "capacity": 400},
                      {"id": "m0", "kind": "machine", "process_time": exponential(merge)}]
@@ -733,3 +737,24 @@ def test_mm1k_with_breakdowns(engine, basis):
     assert_agrees(server["down"], sum(p for (s, n), p in pi.items() if s != "U"), 6 * rel)
     assert_agrees(kpis["line"]["wip_mean"], wip, 2.5 * rel)
     assert_agrees(kpis["line"]["lead_time_mean"], wip / (mu * working), 2.5 * rel)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("route", ["shortest_queue", "round_robin"])
+def test_source_feeding_two_machines_directly_is_mm2_with_blocking(engine, route):
+    """Poisson source -> two exponential machines, no buffer: the policy sends a part to a free
+    machine when there is one, otherwise the source holds it and its clock stops. n = busy
+    machines (0..2), plus 1 when the source holds a blocked part: birth-death on 0..3, births
+    lambda below 3, deaths min(n, 2) mu. TH = mu E[min(n, 2)] = the machines' working summed;
+    WIP = E[min(n, 2)]; lead time = 1/mu (no part waits past the source)."""
+    lam, mu = 1 / 40, 1 / 60
+    pi = birth_death([lam] * 3, [mu, 2 * mu, 2 * mu])
+    busy = pi @ np.minimum(np.arange(4), 2)
+    line = split_line(route, 40, [60, 60], capacity=0)
+    kpis = run_kpis(line, seed=36, engine=engine, **LONG_RUN[engine])
+    rel = {"fast": 0.004, "reference": 0.04}[engine]
+    assert_agrees(kpis["line"]["throughput"], 3600 * mu * busy, rel)
+    assert_agrees(kpis["line"]["wip_mean"], busy, rel)
+    assert_agrees(kpis["line"]["lead_time_mean"], 1 / mu, rel)
+    working = [kpis["stations"][m]["working"]["per_replication"] for m in ("m1", "m2")]
+    assert np.mean(np.sum(working, axis=0)) == pytest.approx(busy, rel=rel)
