@@ -472,6 +472,21 @@ def test_graphml_structure_problems_name_the_line_and_the_ids(tmp_path, old, new
                for p in exc.value.problems), exc.value.problems
 
 
+
+@pytest.mark.parametrize("doctype", [
+    '<!DOCTYPE g [<!ENTITY x SYSTEM "file:///etc/passwd">]>',  # networkx's parser: undefined
+    '<!DOCTYPE g [<!ENTITY a "aaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>',  # expansion
+])
+def test_graphml_with_a_doctype_is_one_problem(tmp_path, doctype):
+    """GraphML never needs entities; an external one used to end in a traceback."""
+    text = merged_graphml(tmp_path).replace("<graphml", f"{doctype}\n<graphml", 1)
+    text = text.replace('<node id="m2">', '<node id="m2&x;">' if "SYSTEM" in doctype
+                        else '<node id="m2&b;">', 1)
+    with pytest.raises(InputError) as exc:
+        read_document(_write(tmp_path / "doctype.graphml", text))
+    assert [p.message for p in exc.value.problems] == [
+        "GraphML error at line 2: a DOCTYPE declaration is not allowed in a line file"]
+
 def described_graphml(tmp_path, encoding: str, codec: str) -> Path:
     """MERGED as GraphML with a non-ASCII description, in `codec`, declaring `encoding`."""
     graph = graph_from_line(load_line(_write(tmp_path / "m.yaml", MERGED)))

@@ -239,7 +239,8 @@ def _check_graphml(data: bytes, file: str) -> None:
     """What networkx's GraphML reader lets pass or reports without a place, each problem with
     its line: a node id given twice (networkx merges the nodes), an edge without both ends or
     naming a node not declared (networkx adds one), an edge given twice. A syntax error, bytes
-    the declared encoding cannot decode or an encoding the parser cannot read stop here."""
+    the declared encoding cannot decode, an encoding the parser cannot read or a DOCTYPE (entity
+    declarations, which GraphML never needs; external ones would be left undefined) stop here."""
     nodes: dict[str, int] = {}
     edges: list[tuple[str | None, str | None, int]] = []
     problems: list[str] = []
@@ -256,7 +257,12 @@ def _check_graphml(data: bytes, file: str) -> None:
         elif name == f"{GRAPHML_NS} edge":
             edges.append((attrs.get("source"), attrs.get("target"), line))
 
+    def doctype(*_) -> None:
+        raise InputError.single(file, "", f"GraphML error at line {parser.CurrentLineNumber}: a "
+                                          "DOCTYPE declaration is not allowed in a line file")
+
     parser.StartElementHandler = start
+    parser.StartDoctypeDeclHandler = doctype
     try:
         parser.Parse(data, True)
     except expat.ExpatError as exc:
