@@ -110,6 +110,7 @@ def test_run_table(good_file, capsys):
 @pytest.mark.parametrize("args, fragment", [
     (["--duration", "8 hours"], "--duration"),
     (["--replications", "0"], "--replications"),
+    (["--replications", "100001"], "--replications: at most 100,000, got 100,001"),
     (["--seed", "x"], "--seed"),
     (["--engine", "gpu"], "--engine"),
 ])

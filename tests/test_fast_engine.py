@@ -314,6 +314,26 @@ def test_run_replications_match_single_runs():
     assert len({r.completed for r in many}) > 1  # replications use different streams
 
 
+
+def test_replications_are_submitted_only_a_few_ahead_of_their_results():
+    """A run of many replications holds a few futures, not one per replication, and an
+    interrupted run does not go on with the rest."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    started = []
+
+    def replication(r):
+        started.append(r)
+        return r
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        assert list(fast._in_order(pool, replication, range(50), 3)) == list(range(50))
+        started.clear()
+        results = fast._in_order(pool, replication, range(10_000), 4)
+        assert next(results) == 0
+        results.close()  # the caller stopped (an exception, Ctrl-C)
+    assert len(started) <= 4
+
 def test_simulate_selects_fast_engine():
     from twin.engines import simulate
 

@@ -177,6 +177,7 @@ def test_bad_scenario_file_exits_2_without_writing(tmp_path, capsys, body, messa
     ("requirement: [a, b]", "requirement: expected text, got list"),
     ("description: {a: 1}", "description: expected text, got dict"),
     ("replications: 0", "replications: must be at least 1"),
+    ("replications: 1000000", "replications: at most 100,000, got 1,000,000"),
     ("duration: soon", "duration: bad duration"),
     ("colour: blue", "colour: unknown key"),
 ])

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from twin import __version__, sweep_cli
+from twin.engines import MAX_REPLICATIONS
 from twin.errors import InputError
 from twin.units import parse_duration
 
@@ -39,6 +40,13 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _replications(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_REPLICATIONS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_REPLICATIONS:,}, got {value:,}")
     return value
 
 
@@ -74,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("line")
     run.add_argument("--duration", type=_duration, default=8 * 3600.0, help="measured window (default 8h)")
     run.add_argument("--warmup", type=_duration, default=3600.0, help="warm-up (default 1h)")
-    run.add_argument("--replications", type=_positive_int, default=10)
+    run.add_argument("--replications", type=_replications, default=10)
     run.add_argument("--seed", type=_integer, default=1)
     run.add_argument("--engine", choices=("fast", "reference"), default="fast")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of a table")

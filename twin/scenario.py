@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from twin.engines import MAX_REPLICATIONS
 from twin.errors import InputError, Problem
 from twin.kpis import LINE_KEYS, aggregate, summarize
 from twin.model.load import read_document
@@ -129,7 +130,7 @@ def from_documents(raw: dict, file: str, line_raw: dict, line_file: str) -> Scen
     duration = _duration(raw, "duration", 8 * 3600.0, add)
     if duration == 0:
         add("duration", "must be greater than 0")
-    replications = _integer(raw, "replications", 10, add, minimum=1)
+    replications = _integer(raw, "replications", 10, add, minimum=1, maximum=MAX_REPLICATIONS)
     seed = _integer(raw, "seed", 1, add)
     injections = _injections(raw.get("injections") or [], line, warmup + duration, add) if line else ()
     criteria = _criteria(raw.get("criteria") or [], line, injections, warmup + duration, add) if line else ()
@@ -162,13 +163,17 @@ def _text(raw: dict, key: str, add) -> str:
     return value
 
 
-def _integer(raw: dict, key: str, default: int, add, minimum: int | None = None) -> int:
+def _integer(raw: dict, key: str, default: int, add, minimum: int | None = None,
+             maximum: int | None = None) -> int:
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int):
         add(key, f"expected a whole number, got {value!r}")
         return default
     if minimum is not None and value < minimum:
         add(key, f"must be at least {minimum}, got {value}")
+        return default
+    if maximum is not None and value > maximum:
+        add(key, f"at most {maximum:,}, got {value:,}")
         return default
     return value
 

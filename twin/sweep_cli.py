@@ -17,7 +17,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     Options left out are None, so that a scenario's values apply unless an
     option is given; the defaults themselves are `twin.sweep.RUN_DEFAULTS`.
     """
-    from twin.cli import _duration, _integer, _positive_int
+    from twin.cli import _duration, _integer, _positive_int, _replications
 
     sweep = subparsers.add_parser(
         "sweep", help="simulate a grid of parameter values (locally or on a Dask cluster)",
@@ -38,7 +38,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                        help="measured window (default 8h, or the scenario's)")
     sweep.add_argument("--warmup", type=_duration, metavar="D",
                        help="warm-up (default 1h, or the scenario's)")
-    sweep.add_argument("--replications", type=_positive_int, metavar="N",
+    sweep.add_argument("--replications", type=_replications, metavar="N",
                        help="per point (default 10, or the scenario's)")
     sweep.add_argument("--seed", type=_integer, metavar="S",
                        help="shared by every point (default 1, or the scenario's)")

@@ -8,6 +8,9 @@ from twin.model.types import Injection, Line
 from twin.results import ReplicationResult
 
 ENGINES = ("fast", "reference")
+#: the most replications one run takes: every replication's result is kept until the KPIs are
+#: computed (a few kB each, more with lead times), so 10^5 stay well within memory
+MAX_REPLICATIONS = 100_000
 
 
 def simulate(line: Line, warmup: float, duration: float, replications: int, seed: int,

@@ -13,8 +13,9 @@ import math
 import os
 import threading
 import weakref
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -89,7 +90,24 @@ def run_replications(line: Line, warmup: float, duration: float, seed: int, repl
     if workers <= 1:
         return collect(map(one, range(replications)), progress)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return collect(pool.map(one, range(replications)), progress)
+        return collect(_in_order(pool, one, range(replications), 2 * workers), progress)
+
+
+def _in_order(pool: ThreadPoolExecutor, fn: Callable, items: Iterable, ahead: int) -> Iterator:
+    """`fn` over `items` on the pool, results in order, with at most `ahead` items submitted
+    and not yet collected. (`pool.map` submits every item at once: a million replications held
+    a million futures, and an interrupted run went on with all of them.)"""
+    pending: deque[Future] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:  # an exception or Ctrl-C: what has not started is not run
+        for future in pending:
+            future.cancel()
 
 
 _first_call = threading.Lock()
