@@ -7,12 +7,10 @@ import json
 import os
 import signal
 import sys
-from pathlib import Path
 
 from twin import __version__, sweep_cli
-from twin.engines import MAX_REPLICATIONS
+from twin import cli_options as options
 from twin.errors import InputError
-from twin.units import parse_duration
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -26,50 +24,6 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _replications(text: str) -> int:
-    value = _positive_int(text)
-    if value > MAX_REPLICATIONS:
-        raise argparse.ArgumentTypeError(f"at most {MAX_REPLICATIONS:,}, got {value:,}")
-    return value
-
-
-def _integer(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-
-
-def out_folder(option: str, path: str | Path) -> Path:
-    """`path` as a Path, checked before any work so that a long run does not end in an OSError."""
-    path = Path(path)
-    existing = next(p for p in (path, *path.parents) if os.path.lexists(p))
-    if not existing.is_dir():
-        what = "is a symbolic link to a missing target" if not existing.exists() else "exists"
-        where = what if existing == path else f"{existing} {what}"
-        raise InputError.single(option, str(path), f"{where} and is not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError.single(option, str(path), f"no permission to write into {existing}")
-    return path
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="twin", description="Digital-twin simulation for production-line acceptance.")
     parser.add_argument("--version", action="version", version=f"twin {__version__}")
@@ -80,10 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="simulate a line and print its KPIs")
     run.add_argument("line")
-    run.add_argument("--duration", type=_duration, default=8 * 3600.0, help="measured window (default 8h)")
-    run.add_argument("--warmup", type=_duration, default=3600.0, help="warm-up (default 1h)")
-    run.add_argument("--replications", type=_replications, default=10)
-    run.add_argument("--seed", type=_integer, default=1)
+    run.add_argument("--duration", type=options.duration, default=8 * 3600.0,
+                     help="measured window (default 8h)")
+    run.add_argument("--warmup", type=options.duration, default=3600.0, help="warm-up (default 1h)")
+    run.add_argument("--replications", type=options.replications, default=10)
+    run.add_argument("--seed", type=options.integer, default=1)
     run.add_argument("--engine", choices=("fast", "reference"), default="fast")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
@@ -162,7 +117,7 @@ def _progress(label: str, total: int):
 def cmd_accept(args) -> int:
     from twin.evidence.accept import accept
 
-    out = out_folder("--out", args.out)
+    out = options.out_folder("--out", args.out)
     failed = False
     for done in accept(args.scenarios, out, engine=args.engine, langs=args.lang,
                        sign=args.sign, progress=_progress):

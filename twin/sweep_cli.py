@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from twin import cli_options as options
 from twin.errors import InputError
 
 EXIT_OK = 0
@@ -17,8 +18,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     Options left out are None, so that a scenario's values apply unless an
     option is given; the defaults themselves are `twin.sweep.RUN_DEFAULTS`.
     """
-    from twin.cli import _duration, _integer, _positive_int, _replications
-
     sweep = subparsers.add_parser(
         "sweep", help="simulate a grid of parameter values (locally or on a Dask cluster)",
         description="Simulate every combination of the --param values, each with the same seed "
@@ -32,15 +31,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     sweep.add_argument("--out", metavar="DIR", help="output folder (default reports/sweep-<line id>)")
     sweep.add_argument("--scheduler", metavar="ADDRESS",
                        help="run on the Dask cluster at ADDRESS (e.g. tcp://10.0.0.5:8786)")
-    sweep.add_argument("--workers", type=_positive_int, metavar="N",
+    sweep.add_argument("--workers", type=options.positive_int, metavar="N",
                        help="local worker processes (default: all cores; 1 runs in-process)")
-    sweep.add_argument("--duration", type=_duration, metavar="D",
+    sweep.add_argument("--duration", type=options.duration, metavar="D",
                        help="measured window (default 8h, or the scenario's)")
-    sweep.add_argument("--warmup", type=_duration, metavar="D",
+    sweep.add_argument("--warmup", type=options.duration, metavar="D",
                        help="warm-up (default 1h, or the scenario's)")
-    sweep.add_argument("--replications", type=_replications, metavar="N",
+    sweep.add_argument("--replications", type=options.replications, metavar="N",
                        help="per point (default 10, or the scenario's)")
-    sweep.add_argument("--seed", type=_integer, metavar="S",
+    sweep.add_argument("--seed", type=options.integer, metavar="S",
                        help="shared by every point (default 1, or the scenario's)")
     sweep.add_argument("--engine", choices=("fast", "reference"), help="engine (default fast)")
     return sweep
@@ -48,7 +47,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def cmd_sweep(args) -> int:
     from twin import sweep as sw
-    from twin.cli import out_folder
     from twin.scenario import load_scenario
 
     if args.scheduler is not None and args.workers is not None:
@@ -59,7 +57,7 @@ def cmd_sweep(args) -> int:
     settings = sw.resolve_settings(scenario, warmup=args.warmup, duration=args.duration,
                                    replications=args.replications, seed=args.seed, engine=args.engine)
     grid = sw.build_sweep(args.line, params, settings, scenario)
-    out = out_folder("--out", args.out or Path("reports") / f"sweep-{grid.line_id}")
+    out = options.out_folder("--out", args.out or Path("reports") / f"sweep-{grid.line_id}")
     update, close = _progress_bar(len(grid.points), f"sweep {grid.line_id} ({settings.engine})")
     try:
         run = sw.run_sweep(grid, out, workers=args.workers, scheduler=args.scheduler, progress=update)
