@@ -25,7 +25,7 @@ from twin.errors import InputError, Problem
 from twin.kpis import LINE_KEYS, aggregate, summarize
 from twin.model.load import read_document
 from twin.model.types import PROCESSING_KINDS, Injection, Line
-from twin.model.validate import number_id_problem, validate
+from twin.model.validate import number_id_problem, text_field, validate
 from twin.units import parse_duration
 
 ATTRIBUTIONS = ("supplier", "customer", "maintenance")
@@ -118,8 +118,8 @@ def from_documents(raw: dict, file: str, line_raw: dict, line_file: str) -> Scen
     scenario_id = raw.get("scenario")
     if not isinstance(scenario_id, str) or not scenario_id.strip() or len(scenario_id) > 100:
         add("scenario", "expected a scenario id of at most 100 characters (it names the bundle)")
-    requirement = _text(raw, "requirement", add)
-    _text(raw, "description", add)
+    requirement = text_field(raw, "requirement", add)
+    text_field(raw, "description", add)
     resolved = apply_overrides(line_raw, raw.get("overrides") or {}, file, problems)
     line = None
     try:
@@ -150,17 +150,6 @@ def _duration(raw: dict, key: str, default: float, add) -> float:
     except ValueError as exc:
         add(key, str(exc))
         return default
-
-
-def _text(raw: dict, key: str, add) -> str:
-    """A free-text field (absent or null: ""), so that a list is never stringified into evidence."""
-    value = raw.get(key, "")
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        add(key, f"expected text, got {type(value).__name__}")
-        return ""
-    return value
 
 
 def _integer(raw: dict, key: str, default: int, add, minimum: int | None = None,
@@ -288,7 +277,7 @@ def _injections(specs, line: Line, horizon: float, add) -> tuple[Injection, ...]
         attribution = spec.get("attribution", "supplier")
         if attribution not in ATTRIBUTIONS:
             add(f"{path}.attribution", f"expected one of {', '.join(ATTRIBUTIONS)}")
-        reason = _text(spec, "reason", lambda p, m: add(f"{path}.{p}", m))
+        reason = text_field(spec, "reason", lambda p, m: add(f"{path}.{p}", m))
         out.append(Injection(at, station, down_for, reason, attribution))
     return tuple(out)
 
@@ -312,7 +301,7 @@ def _criteria(specs, line: Line, injections, horizon: float, add) -> tuple[Crite
         if cid in seen:
             add(f"{path}.id", f"duplicate criterion id {cid!r}")
         seen.add(cid)
-        _text(spec, "description", lambda p, m: add(f"{path}.{p}", m))
+        text_field(spec, "description", lambda p, m: add(f"{path}.{p}", m))
         bounds = [k for k in ("min", "max", "equals") if k in spec]
         if len(bounds) != 1:
             add(path, "give exactly one of min, max, equals")

@@ -107,7 +107,7 @@ def validate(raw: dict, file: str) -> Line:
                                           f"got {_show(raw)}")
     _check_top_keys(raw, problems)
     line_id = _line_id(raw, problems)
-    description = _text(raw, "description", "description", problems)
+    description = text_field(raw, "description", problems.add)
     n_before = len(problems)
     products = _products(raw.get("products"), problems)
     products_ok = len(problems) == n_before
@@ -150,12 +150,15 @@ def _line_id(raw: dict, problems: _Problems) -> str:
     return raw["line"]
 
 
-def _text(raw: dict, key: str, path: str, problems: _Problems) -> str:
+def text_field(raw: dict, key: str, add, path: str | None = None) -> str:
+    """A free-text field (absent or null: ""); anything else is reported as
+    ``add(path, message)`` (`path` defaults to `key`), so a list is never stringified into a
+    report. Shared with the scenario reader."""
     value = raw.get(key, "")
     if value is None:
         return ""
     if not isinstance(value, str):
-        problems.add(path, f"expected text, got {_show(value)}")
+        add(key if path is None else path, f"expected text, got {_show(value)}")
         return ""
     return value
 
@@ -176,7 +179,7 @@ def _products(spec, problems: _Problems) -> tuple[Product, ...]:
             problems.add(path, f"expected a mapping {{id, mix}}, got {_show(item)}")
             continue
         _unknown_keys(item, PRODUCT_KEYS, path, "a product", problems)
-        _text(item, "description", f"{path}.description", problems)
+        text_field(item, "description", problems.add, f"{path}.description")
         pid = item.get("id")
         problem = "required: the product id" if "id" not in item else _id_problem(pid, "product")
         if problem:
@@ -250,7 +253,7 @@ def _station(i: int, spec, products: tuple[Product, ...], problems: _Problems):
     if problem:
         problems.add(f"{path}.id", problem)
     kind = _kind(spec, path, problems)
-    _text(spec, "description", f"{path}.description", problems)
+    text_field(spec, "description", problems.add, f"{path}.description")
     fields: dict = {}
     if kind is not None:
         allowed = COMMON_KEYS + KIND_KEYS[kind]
