@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from twin.streams import next_bits, uniform
-from twin.units import parse_duration
+from twin.units import is_finite_number, parse_duration
 
 CONSTANT, EXPONENTIAL, UNIFORM, TRIANGULAR, NORMAL, LOGNORMAL, GAMMA, WEIBULL, EMPIRICAL = range(9)
 
@@ -139,7 +139,7 @@ def parse_dist(spec: object) -> tuple[Dist | None, list[tuple[str, str]]]:
 
 def _parse_param(name: str, raw: object) -> tuple[float, str | None]:
     if name in _DIMENSIONLESS:
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not abs(raw) < 1e300:
+        if not is_finite_number(raw):
             return 0.0, f"expected a number, got {reprlib.repr(raw)}"
         return float(raw), None
     try:

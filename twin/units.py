@@ -14,6 +14,15 @@ MIN_SECONDS = 1e-6
 _DURATION = re.compile(r"^\s*(-?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|min|h|d)?\s*$")
 
 
+def is_finite_number(value: object) -> bool:
+    """Whether a value read from a file is a finite number (True and False are not numbers).
+
+    ``abs(value) < 1e300`` is False for NaN and infinity and, unlike
+    ``math.isfinite``, takes an int too large for a float without raising.
+    """
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 1e300
+
+
 def parse_duration(value: object) -> float:
     """Return `value` in seconds; a bare number is already seconds, so is a string without a
     unit (a command-line argument such as `--duration 28800`).
@@ -24,7 +33,7 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a duration, got {reprlib.repr(value)}")
     if isinstance(value, (int, float)):
-        seconds = float(value) if abs(value) < 1e300 else math.inf  # a huge int overflows float()
+        seconds = float(value) if is_finite_number(value) else math.inf  # a huge int overflows float()
     elif isinstance(value, str):
         match = _DURATION.match(value)
         if match is None:

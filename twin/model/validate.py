@@ -23,7 +23,7 @@ from twin.errors import InputError, Problem
 from twin.model.types import (ASSEMBLY, BASES, BUFFER, CONVEYOR, KINDS, MACHINE, ROUTES, SINK, SOURCE,
                               Calendar, Edge, Failure, Line, Product, Release, Resource, ResourceUse,
                               Station, ToolChange)
-from twin.units import parse_duration
+from twin.units import is_finite_number, parse_duration
 
 ID_PATTERN = re.compile(r"[a-z0-9_-]+")
 TOLERANCE = 1e-9
@@ -199,7 +199,7 @@ def _mix(item: dict, n_products: int, path: str, problems: _Problems) -> float |
     if "mix" not in item:
         return 1.0 if n_products == 1 else 0.0
     mix = item["mix"]
-    if not _is_number(mix) or not 0.0 <= mix <= 1.0:
+    if not is_finite_number(mix) or not 0.0 <= mix <= 1.0:
         problems.add(path, f"expected a share in [0, 1], got {_show(mix)}")
         return None
     return float(mix)
@@ -689,7 +689,7 @@ def _failure_time(item: dict, key: str, what: str, path: str, problems: _Problem
 
 
 def _scrap(value, path: str, problems: _Problems) -> float:
-    if not _is_number(value) or not 0.0 <= value < 1.0:
+    if not is_finite_number(value) or not 0.0 <= value < 1.0:
         problems.add(path, f"expected a scrap probability in [0, 1), got {_show(value)}")
         return 0.0
     return float(value)
@@ -800,7 +800,7 @@ def _edge_p(spec: dict, path: str, problems: _Problems) -> float | None:
     p = spec.get("p")
     if p is None:
         return None
-    if not _is_number(p):
+    if not is_finite_number(p):
         problems.add(f"{path}.p", f"expected a probability in [0, 1], got {_show(p)}")
         return None
     if not 0.0 <= p <= 1.0:
@@ -1008,11 +1008,6 @@ def _is_id_number(value) -> bool:
 
 def _unknown_product(value, pids: tuple[str, ...]) -> str:
     return number_id_problem(value, "product") or f"unknown product {_show(value)} (products: {', '.join(pids)})"
-
-
-def _is_number(value) -> bool:
-    # abs(v) < 1e300 is False for NaN and infinity, and unlike math.isfinite takes a huge int
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 1e300
 
 
 def _join(path: str, sub: str) -> str:
