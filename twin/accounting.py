@@ -6,12 +6,18 @@ to the states the node was in. Only the part of that time inside the measured
 window (W, E] counts: warm-up resets nothing, it is simply never credited.
 Both engines call these same jitted functions in the same order, so their
 sums are bit-identical.
+
+Only what SPEC §5 reports is measured (`measures`): the states of a machine,
+conveyor or assembly, the level of a buffer, nothing of a source or a sink;
+the other times stay 0.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from twin.model.types import BUFFER, PROCESSING_KINDS
 
 #: server states of SPEC §5, in the order of the state-time columns
 STATES = ("working", "setup", "down", "blocked", "starved", "off", "waiting_resource")
@@ -29,6 +35,15 @@ N_TIMES = 12
 # line accumulators (float64 `la`)
 L_LAST, L_WIP_AREA, L_WIP_MAX = range(3)
 N_LINE = 3
+
+# what `touch` measures of a node (int64 `measured`)
+M_NOTHING, M_STATES, M_LEVEL = range(3)
+
+
+def measures(kinds) -> np.ndarray:
+    """What `touch` measures of each node, by station kind (the `twin.model.types` names)."""
+    return np.array([M_STATES if kind in PROCESSING_KINDS else M_LEVEL if kind == BUFFER
+                     else M_NOTHING for kind in kinds], np.int64)
 
 
 def new_arrays(n_nodes: int, order: str = "C"):
@@ -51,23 +66,34 @@ def _overlap(last, t, w_start, w_end):
 
 
 @njit(cache=True)
-def touch(ns, nt, places, n, t, w_start, w_end):
-    """Credit node `n`'s states since its last change up to time `t`."""
+def touch(ns, nt, places, measured, n, t, w_start, w_end, cell_features):
+    """Credit node `n`'s states (or its level) since its last change up to time `t`.
+
+    `cell_features` is False when no node can be in setup, off or waiting for a
+    resource (those counts are 0): the fast kernel's plain variant passes the
+    constant False, and the columns it would add 0 to are left out of it.
+    """
+    what = measured[n]
+    if what == M_NOTHING:
+        return
     dt = _overlap(nt[n, T_LAST], t, w_start, w_end)
     nt[n, T_LAST] = t
     if dt <= 0.0:
         return
     p = places[n]
-    if ns[n, C_OFF] > 0:
-        nt[n, T_OFF] += p * dt
-    elif ns[n, C_DOWN] > 0:
-        nt[n, T_DOWN] += p * dt
-    else:
-        nt[n, T_WORKING] += ns[n, C_WORKING] * dt
-        nt[n, T_SETUP] += ns[n, C_SETUP] * dt
-        nt[n, T_BLOCKED] += ns[n, C_BLOCKED] * dt
-        nt[n, T_WAITRES] += ns[n, C_WAITRES] * dt
-        nt[n, T_STARVED] += (p - ns[n, C_OCCUPIED]) * dt
+    if what == M_STATES:
+        if cell_features and ns[n, C_OFF] > 0:
+            nt[n, T_OFF] += p * dt
+        elif ns[n, C_DOWN] > 0:
+            nt[n, T_DOWN] += p * dt
+        else:
+            nt[n, T_WORKING] += ns[n, C_WORKING] * dt
+            nt[n, T_BLOCKED] += ns[n, C_BLOCKED] * dt
+            nt[n, T_STARVED] += (p - ns[n, C_OCCUPIED]) * dt
+            if cell_features:
+                nt[n, T_SETUP] += ns[n, C_SETUP] * dt
+                nt[n, T_WAITRES] += ns[n, C_WAITRES] * dt
+        return
     level = ns[n, C_OCCUPIED]
     nt[n, T_LEVEL] += level * dt
     if level >= p:
@@ -91,10 +117,10 @@ def touch_line(la, wip, t, w_start, w_end):
 
 
 @njit(cache=True)
-def close(ns, nt, la, places, wip, w_start, w_end):
+def close(ns, nt, la, places, measured, wip, w_start, w_end):
     """Credit every node and the line up to the end of the window (state held, SPEC §3.6.10)."""
     for n in range(ns.shape[0]):
-        touch(ns, nt, places, n, w_end, w_start, w_end)
+        touch(ns, nt, places, measured, n, w_end, w_start, w_end, True)
     touch_line(la, wip, w_end, w_start, w_end)
 
 

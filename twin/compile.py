@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from twin.accounting import measures
 from twin.distributions import Dist
 from twin.model.types import ASSEMBLY, BUFFER, CONVEYOR, MACHINE, SINK, SOURCE, Line
 from twin.streams import StreamLayout, failure_purposes
@@ -61,6 +62,7 @@ class CompiledLine:
     product_ids: tuple[str, ...]
     kind: np.ndarray  # int64 (nodes,)  K_* codes
     places: np.ndarray  # int64 (nodes,)  servers / capacity; 1 for sources, 0 for sinks
+    measured: np.ndarray  # int64 (nodes,)  what the accounting measures (`accounting.measures`)
     route: np.ndarray  # int64 (nodes,)  R_* codes
     scrap: np.ndarray  # float64 (nodes,)
     # out-adjacency, CSR in edge (file) order: edges of node n are out_start[n]:out_start[n+1]
@@ -237,6 +239,7 @@ def _compile(line: Line) -> CompiledLine:
         node_ids=tuple(s.id for s in stations), product_ids=tuple(products),
         kind=np.array([KIND_CODES[s.kind] for s in stations], np.int64),
         places=np.array([s.places for s in stations], np.int64),
+        measured=measures(s.kind for s in stations),
         route=np.array([ROUTE_CODES[s.route] for s in stations], np.int64),
         scrap=np.array([s.scrap for s in stations], np.float64),
         out_start=out_start,

@@ -159,6 +159,7 @@ class ReferenceEngine:
         self.resources = {r.id: ResourceState(r.capacity) for r in line.resources}
         self.out_edges = [list(line.out_edges(s.id)) for s in line.stations]
         self.places = np.array([s.places for s in line.stations], np.int64)
+        self.measured = acc.measures(s.kind for s in line.stations)
         self.ns, self.nt, self.la = acc.new_arrays(len(self.nodes))
         self.produced = np.zeros((len(self.nodes), len(self.products)), np.int64)
         self.scrapped_at = np.zeros(len(self.nodes), np.int64)
@@ -210,7 +211,8 @@ class ReferenceEngine:
                                node.station.id, server))
 
     def touch(self, node: Node) -> None:
-        acc.touch(self.ns, self.nt, self.places, node.index, self.env.now, self.w_start, self.w_end)
+        acc.touch(self.ns, self.nt, self.places, self.measured, node.index, self.env.now,
+                  self.w_start, self.w_end, True)
 
     def touch_line(self) -> None:
         acc.touch_line(self.la, self.wip, self.env.now, self.w_start, self.w_end)
@@ -234,7 +236,8 @@ class ReferenceEngine:
             self.schedule(injection.at, self.inject, k)
         while self.deadlock is None and self.env.peek() <= self.w_end:
             self.env.step()
-        acc.close(self.ns, self.nt, self.la, self.places, self.wip, self.w_start, self.w_end)
+        acc.close(self.ns, self.nt, self.la, self.places, self.measured, self.wip, self.w_start,
+                  self.w_end)
         return self.result()
 
     def work_agenda(self) -> None:

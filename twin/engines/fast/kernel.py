@@ -8,7 +8,7 @@ same random numbers:
 * the event list (:mod:`.events`) orders events by (time, scheduling
   sequence), like SimPy; a stale event (its owner's token moved on) is
   ignored when it comes up, as in the reference;
-* consequences inside one event go on the *agenda*, a FIFO ring of
+* consequences inside one event go on the *agenda*, a FIFO list of
   ``TRY_OUT`` / ``TRY_IN`` node checks, appended where the reference appends
   them and worked off before the next event;
 * every draw goes through the shared jitted :func:`twin.streams.uniform` and
@@ -52,7 +52,7 @@ from twin.engines.fast import events as evl
 from twin.engines.fast.codegen import JIT
 from twin.engines.fast.state import (
     CE_LAST, CE_PART, CE_PHASE, CE_TOOL, D_CODE, D_P0, D_P1, D_P2, F_DEADLOCK_TIME, F_NOW, F_W_END,
-    F_W_START, I_AG_HEAD, I_AG_LEN, I_BLOCKED, I_COMPLETED, I_DEADLOCK, I_ERROR, I_EVENTS,
+    F_W_START, I_AG_LEN, I_BLOCKED, I_COMPLETED, I_DEADLOCK, I_ERROR, I_EVENTS,
     I_EXITS_ON, I_FINISHED, I_FREE_PART, I_N_EXITS, I_N_LEAD, I_N_TRACE, I_NEXT_ID, I_RELEASED,
     I_SCRAPPED, I_STARTED, I_TOKEN, I_TRACE_ON, I_WIP, IE_KIT, IE_NEED, IE_PRED, IF_AT, IF_FOR,
     MF_DUE, MF_REMAINING, MI_EVENT, MI_RUNNING, MI_TOKEN, MO_BASIS, MO_TTF, MO_TTF_STREAM, MO_TTR,
@@ -143,7 +143,8 @@ def in_window(S):
 
 @njit(**SMALL)
 def touch(L, S, n):
-    acc.touch(S.ns, S.nt, L.places, n, S.floats[F_NOW], S.floats[F_W_START], S.floats[F_W_END])
+    acc.touch(S.ns, S.nt, L.places, L.measured, n, S.floats[F_NOW], S.floats[F_W_START],
+              S.floats[F_W_END], general(L))
 
 
 @njit(**SMALL)
@@ -164,12 +165,13 @@ def wrap(i, size):
 
 @njit(**SMALL)
 def append_agenda(S, check, n):
+    """Append a node check to this event's agenda (a plain list: it is emptied after every
+    event, so it needs no ring)."""
     size = S.ints[I_AG_LEN]
-    capacity = S.agenda.shape[0]
-    if size == capacity:
+    if size == S.agenda.shape[0]:
         S.ints[I_ERROR] = ERR_AGENDA_FULL
         return
-    S.agenda[wrap(S.ints[I_AG_HEAD] + size, capacity)] = n * 2 + check
+    S.agenda[size] = n * 2 + check
     S.ints[I_AG_LEN] = size + 1
 
 
@@ -319,7 +321,7 @@ def run_kernel(L, S, seed_key, replication):
         evl.drop(ev)
     if S.ints[I_ERROR] != ERR_NONE:
         return FAILED
-    acc.close(S.ns, S.nt, S.la, L.places, S.ints[I_WIP], S.floats[F_W_START], w_end)
+    acc.close(S.ns, S.nt, S.la, L.places, L.measured, S.ints[I_WIP], S.floats[F_W_START], w_end)
     return DONE
 
 
@@ -382,15 +384,16 @@ def fire(L, S, kind, n, arg, token):
 
 @njit(**ONCE)
 def work_agenda(L, S):
-    while S.ints[I_AG_LEN] > 0:
-        head = S.ints[I_AG_HEAD]
-        entry = S.agenda[head]
-        S.ints[I_AG_HEAD] = wrap(head + 1, S.agenda.shape[0])
-        S.ints[I_AG_LEN] -= 1
+    """The checks in the order they were appended, those appended meanwhile included."""
+    i = 0
+    while i < S.ints[I_AG_LEN]:
+        entry = S.agenda[i]
+        i += 1
         if entry & 1 == TRY_OUT:
             try_out(L, S, entry >> 1)
         else:
             try_in(L, S, entry >> 1)
+    S.ints[I_AG_LEN] = 0
 
 
 # ---------------------------------------------------------------------- events
@@ -811,10 +814,13 @@ def longest_waiting(L, S, n):
     """
     best_pred, best_part, best_rank, best_server = NONE, NONE, 0, 0
     best_time = 0.0
+    per_input = general(L) and L.node[n, N_KIND] == K_ASSEMBLY  # room depends on the input
+    if not per_input and not can_take(L, S, n, NONE):
+        return best_pred, best_part
     first = L.node[n, N_IN]
     for r in range(first, L.node[n, N_IN_END]):
         pred = L.in_edge[r, IE_PRED]
-        if not can_take(L, S, n, pred):
+        if per_input and not can_take(L, S, n, pred):
             continue
         rank = r - first
         servers = has_servers(L, pred)

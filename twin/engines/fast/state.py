@@ -73,9 +73,9 @@ IF_AT, IF_FOR = range(2)
  PH_DONE) = (np.int64(i) for i in range(8))  # int64, not literal: see kernel._codes
 # cells of State.ints
 (I_WIP, I_RELEASED, I_FINISHED, I_COMPLETED, I_SCRAPPED, I_NEXT_ID, I_TOKEN, I_EVENTS, I_BLOCKED,
- I_AG_HEAD, I_AG_LEN, I_N_LEAD, I_N_EXITS, I_N_TRACE, I_TRACE_ON, I_EXITS_ON, I_FREE_PART,
- I_DEADLOCK, I_ERROR, I_STARTED) = range(20)
-N_INTS = 20
+ I_AG_LEN, I_N_LEAD, I_N_EXITS, I_N_TRACE, I_TRACE_ON, I_EXITS_ON, I_FREE_PART,
+ I_DEADLOCK, I_ERROR, I_STARTED) = range(19)
+N_INTS = 19
 # cells of State.floats
 F_NOW, F_W_START, F_W_END, F_DEADLOCK_TIME = range(4)
 
@@ -86,6 +86,7 @@ class LineArrays(NamedTuple):
     node: np.ndarray  # int64 (nodes, N_NODE_COLUMNS)
     node_f: np.ndarray  # float64 (nodes, 2)
     places: np.ndarray  # int64 (nodes,)  (its own array: `accounting.touch` takes it)
+    measured: np.ndarray  # int64 (nodes,)  (likewise)
     out_target: np.ndarray
     out_p: np.ndarray
     out_admit: np.ndarray
@@ -158,7 +159,7 @@ def line_arrays(c: CompiledLine, plain: bool | None = None) -> LineArrays:
     F = _column_major  # see the module docstring
     return LineArrays(
         node=F(node), node_f=F(np.stack([c.scrap, c.cal_period], axis=1).reshape(n, 2)),
-        places=c.places, out_target=c.out_target, out_p=c.out_p, out_admit=c.out_admit,
+        places=c.places, measured=c.measured, out_target=c.out_target, out_p=c.out_p, out_admit=c.out_admit,
         in_edge=F(np.stack([c.in_pred, c.in_pos, c.in_need, c.kit_start[:-1]], axis=1).reshape(-1, 4)),
         dist=np.column_stack([c.dist_code.astype(np.float64), c.dist_par]).reshape(-1, 4),
         pool=c.pool, process_dist=c.process_dist, setup_dist=c.setup_dist,
@@ -183,7 +184,7 @@ class State(NamedTuple):
     res: np.ndarray  # int64 (resources, RS_QUEUE + 2 * cells)
     inj_f: np.ndarray  # float64 (injections, 2): start, duration
     inj_node: np.ndarray  # int64 (injections, 1 + nodes): count, then the stations
-    agenda: np.ndarray  # int64 ring of node * 2 + check
+    agenda: np.ndarray  # int64 node * 2 + check, the current event's checks
     scratch: np.ndarray  # int64: a node's ready parts, oldest first
     stuck: np.ndarray  # bool (nodes,): the deadlocked nodes
     ns: np.ndarray  # accounting counts
