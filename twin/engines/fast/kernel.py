@@ -59,7 +59,7 @@ from twin.engines.fast.state import (
     MO_TTR_STREAM, N_ARRIVAL, N_CAL, N_CAL_END, N_CELL, N_IN, N_IN_END, N_KIND, N_LOAD, N_LOAD_RES,
     N_MODE, N_MODE_END, N_OUT, N_OUT_END, N_OUTPUT, N_ROUTE, N_SEQ, N_SEQ_END, N_STREAM,
     N_TOOL, N_TOOL_EVERY, N_TRAVEL, N_UNLOAD, N_UNLOAD_RES, NF_CAL_PERIOD, NF_SCRAP, NI_CAL_CYCLE,
-    NI_CAL_WINDOW, NI_DOWN, NI_FIFO_HEAD, NI_OCCUPIED, NI_OFF, NI_PROCESSING, NI_RR, NI_SEQ_POS,
+    NI_CAL_WINDOW, NI_FIFO_HEAD, NI_HALTS, NI_OCCUPIED, NI_PROCESSING, NI_RR, NI_SEQ_POS,
     PF_DUE, PF_READY, PF_RELEASED, PF_REMAINING, PH_DONE, PH_LOAD, PH_NONE, PH_SETUP, PH_UNLOAD,
     PH_WAIT_LOAD, PH_WAIT_UNLOAD, PH_WORKING, PI_EVENT, PI_ID, PI_NEXT_FREE, PI_PRODUCT, PI_SERVER,
     PI_TARGET, PI_TOKEN, PI_TRAVELING, RS_IN_USE, RS_QUEUE, RS_QUEUE_LEN, lacks_room,
@@ -196,7 +196,7 @@ def record(S, code, p, n, server):
 @njit(**SMALL)
 def halted(S, n):
     """Down (failure or injection) or off (planned downtime): nothing enters or leaves."""
-    return S.node_i[n, NI_DOWN] > 0 or S.node_i[n, NI_OFF] > 0
+    return S.node_i[n, NI_HALTS] > 0
 
 
 @njit(**SMALL)
@@ -208,7 +208,7 @@ def general(L):
 
 @njit(**SMALL)
 def has_servers(L, n):
-    return L.node[n, N_KIND] == K_MACHINE or L.node[n, N_KIND] == K_ASSEMBLY
+    return L.node[n, N_KIND] == K_MACHINE or (general(L) and L.node[n, N_KIND] == K_ASSEMBLY)
 
 
 # ---------------------------------------------------------------------- parts, FIFOs, servers
@@ -596,7 +596,7 @@ def set_halt(L, S, n, column, delta):
     """Count a cause of halting (down or off) in or out; pause or resume the node."""
     was_halted = halted(S, n)
     touch(L, S, n)
-    S.node_i[n, NI_DOWN if column == acc.C_DOWN else NI_OFF] += delta
+    S.node_i[n, NI_HALTS] += delta
     count(S, n, column, delta)
     if halted(S, n) and not was_halted:
         interrupt(L, S, n)
@@ -678,12 +678,19 @@ def sync_clocks(L, S, n):
 
     A started clock schedules its failure event unless `pauses_first`: an event that
     would only ever come up stale changes nothing but the time spent on the heap.
+    A running clock always has its remaining time (a failed mode has none, NaN,
+    until its repair draws the next).
     """
+    up = not halted(S, n)
+    working = S.node_i[n, NI_PROCESSING] > 0
     for m in range(L.node[n, N_MODE], L.node[n, N_MODE_END]):
-        should_run = (not halted(S, n) and not math.isnan(S.mode_f[m, MF_REMAINING])
-                      and (L.mode[m, MO_BASIS] == B_CALENDAR or S.node_i[n, NI_PROCESSING] > 0))
-        running = S.mode_i[m, MI_RUNNING] != 0
-        if should_run and not running:
+        should_run = up and (working or L.mode[m, MO_BASIS] == B_CALENDAR)
+        if S.mode_i[m, MI_RUNNING] != 0:
+            if not should_run:
+                S.mode_i[m, MI_RUNNING] = 0
+                S.mode_f[m, MF_REMAINING] = S.mode_f[m, MF_DUE] - S.floats[F_NOW]
+                S.mode_i[m, MI_TOKEN] = new_token(S)  # its pending fail event is stale now
+        elif should_run and not math.isnan(S.mode_f[m, MF_REMAINING]):
             S.mode_i[m, MI_RUNNING] = 1
             S.mode_f[m, MF_DUE] = S.floats[F_NOW] + S.mode_f[m, MF_REMAINING]
             token = new_token(S)
@@ -691,10 +698,6 @@ def sync_clocks(L, S, n):
             if not pauses_first(L, S, n, m):
                 S.mode_i[m, MI_EVENT] = schedule(S, S.mode_f[m, MF_REMAINING], E_FAIL, n, m,
                                                  token, S.mode_i[m, MI_EVENT])
-        elif running and not should_run:
-            S.mode_i[m, MI_RUNNING] = 0
-            S.mode_f[m, MF_REMAINING] = S.mode_f[m, MF_DUE] - S.floats[F_NOW]
-            S.mode_i[m, MI_TOKEN] = new_token(S)  # its pending fail event is stale now
 
 
 @njit(**SMALL)
@@ -794,14 +797,16 @@ def pick_by_probability(L, S, n, product):
 
 @njit(**SMALL)
 def may_go(L, S, pred, p, target):
-    """Whether a ready part on `pred` waits for (and may be pulled by) `target`."""
-    if halted(S, pred):
-        return False
+    """Whether a ready part on `pred` (not halted) waits for, and may be pulled by, `target`.
+    On a plain line it always may: there is an edge, it admits the only product, and
+    routing is `order`."""
+    if not general(L):
+        return True
     first = L.node[pred, N_OUT]
     product = S.part_i[p, PI_PRODUCT]
     for k in range(L.node[pred, N_OUT_END] - first):
-        if L.out_target[first + k] == target and (not general(L) or L.out_admit[first + k, product]):
-            if not general(L) or L.node[pred, N_ROUTE] != R_PROBABILITY or S.part_i[p, PI_TARGET] == k:
+        if L.out_target[first + k] == target and L.out_admit[first + k, product]:
+            if L.node[pred, N_ROUTE] != R_PROBABILITY or S.part_i[p, PI_TARGET] == k:
                 return True
     return False
 
@@ -810,31 +815,38 @@ def may_go(L, S, pred, p, target):
 def longest_waiting(L, S, n):
     """The blocked part `n` pulls: longest waiting; ties by in-edge order, then server.
 
-    Returns (predecessor, part slot), part -1 if none.
+    Returns (predecessor, part slot), part -1 if none. The candidates come in
+    in-edge order, then server order, so a tie on the waiting time keeps the
+    earlier one.
     """
-    best_pred, best_part, best_rank, best_server = NONE, NONE, 0, 0
+    best_pred, best_part = NONE, NONE
     best_time = 0.0
     per_input = general(L) and L.node[n, N_KIND] == K_ASSEMBLY  # room depends on the input
     if not per_input and not can_take(L, S, n, NONE):
         return best_pred, best_part
-    first = L.node[n, N_IN]
-    for r in range(first, L.node[n, N_IN_END]):
+    for r in range(L.node[n, N_IN], L.node[n, N_IN_END]):
         pred = L.in_edge[r, IE_PRED]
-        if per_input and not can_take(L, S, n, pred):
+        if halted(S, pred) or (per_input and not can_take(L, S, n, pred)):
             continue
-        rank = r - first
         servers = has_servers(L, pred)
-        size = L.places[pred] if servers else min(S.node_i[pred, NI_OCCUPIED], 1)
-        for k in range(size):
-            p = S.cell[server_cell(L, pred, k), CE_PART] if servers else fifo_at(L, S, pred, 0)
+        for k in range(L.places[pred] if servers else 1):
+            p = S.cell[server_cell(L, pred, k), CE_PART] if servers else ready_head(L, S, pred)
             if p < 0 or not is_ready(S, p) or not may_go(L, S, pred, p, n):
                 continue
             t = S.part_f[p, PF_READY]
-            server = S.part_i[p, PI_SERVER]
-            if best_part < 0 or t < best_time or (t == best_time and (
-                    rank < best_rank or (rank == best_rank and server < best_server))):
-                best_pred, best_part, best_rank, best_server, best_time = pred, p, rank, server, t
+            if best_part < 0 or t < best_time:
+                best_pred, best_part, best_time = pred, p, t
     return best_pred, best_part
+
+
+@njit(**SMALL)
+def ready_head(L, S, n):
+    """The head of FIFO node n if it could leave now, else -1."""
+    if S.node_i[n, NI_OCCUPIED] > 0:
+        head = fifo_at(L, S, n, 0)
+        if is_ready(S, head):
+            return head
+    return NONE
 
 
 @njit(**JIT)
@@ -842,12 +854,9 @@ def ready_parts(L, S, n):
     """Put the parts of n that could leave now in `S.scratch`, oldest first (ties: lowest
     server); returns their count."""
     if not has_servers(L, n):
-        if S.node_i[n, NI_OCCUPIED] > 0:
-            head = fifo_at(L, S, n, 0)
-            if is_ready(S, head):
-                S.scratch[0] = head
-                return 1
-        return 0
+        head = ready_head(L, S, n)
+        S.scratch[0] = head
+        return 0 if head < 0 else 1
     found = 0
     for k in range(L.places[n]):  # servers in order, insertion sort on ready_since
         p = S.cell[server_cell(L, n, k), CE_PART]
@@ -867,13 +876,23 @@ def ready_parts(L, S, n):
 def try_out(L, S, n):
     if halted(S, n):
         return
+    if not has_servers(L, n):  # only the head of a FIFO node may leave
+        head = ready_head(L, S, n)
+        if head >= 0:
+            offer(L, S, n, head)
+        return
     for i in range(ready_parts(L, S, n)):
-        p = S.scratch[i]
-        k = choose_successor(L, S, n, p)
-        if k < 0:
-            S.ints[I_BLOCKED] = 1
-        else:
-            move(L, S, n, p, k)
+        offer(L, S, n, S.scratch[i])
+
+
+@njit(**SMALL)
+def offer(L, S, n, p):
+    """The ready part p leaves n by n's routing policy, or stays, blocked."""
+    k = choose_successor(L, S, n, p)
+    if k < 0:
+        S.ints[I_BLOCKED] = 1
+    else:
+        move(L, S, n, p, k)
 
 
 @njit(**ONCE)

@@ -62,8 +62,8 @@ MO_BASIS, MO_TTF, MO_TTR, MO_TTF_STREAM, MO_TTR_STREAM = range(5)
 PI_ID, PI_PRODUCT, PI_TARGET, PI_SERVER, PI_TOKEN, PI_EVENT, PI_TRAVELING, PI_NEXT_FREE = range(8)
 PF_RELEASED, PF_READY, PF_DUE, PF_REMAINING = range(4)
 CE_PART, CE_PHASE, CE_LAST, CE_TOOL = range(4)
-(NI_FIFO_HEAD, NI_OCCUPIED, NI_DOWN, NI_OFF, NI_RR, NI_PROCESSING, NI_SEQ_POS, NI_CAL_CYCLE,
- NI_CAL_WINDOW) = range(9)
+(NI_FIFO_HEAD, NI_OCCUPIED, NI_HALTS, NI_RR, NI_PROCESSING, NI_SEQ_POS, NI_CAL_CYCLE,
+ NI_CAL_WINDOW) = range(8)  # NI_HALTS: causes of halting (failures, injections, off windows)
 MI_RUNNING, MI_TOKEN, MI_EVENT = range(3)
 MF_REMAINING, MF_DUE = range(2)
 RS_IN_USE, RS_QUEUE_LEN, RS_QUEUE = range(3)
@@ -176,7 +176,7 @@ class State(NamedTuple):
     part_i: np.ndarray  # int64 (parts, 8)
     part_f: np.ndarray  # float64 (parts, 4)
     cell: np.ndarray  # int64 (cells, 4)
-    node_i: np.ndarray  # int64 (nodes, 9)
+    node_i: np.ndarray  # int64 (nodes, 8)
     mode_i: np.ndarray  # int64 (modes, 3)
     mode_f: np.ndarray  # float64 (modes, 2)
     kit: np.ndarray  # int64: parts in assembly kits
@@ -231,7 +231,7 @@ def new_state(L: LineArrays, w_start: float, w_end: float,
     room = max(1024, 2 * n_parts)
     return State(
         part_i=part_i, part_f=np.full((n_parts, 4), np.nan, order="F"), cell=cell,
-        node_i=np.zeros((n_nodes, 9), np.int64, order="F"), mode_i=mode_i,
+        node_i=np.zeros((n_nodes, 8), np.int64, order="F"), mode_i=mode_i,
         mode_f=np.full((n_modes, 2), np.nan, order="F"),
         kit=np.full(max(int(L.in_edge[:, IE_NEED].sum()), 1), -1, np.int64),
         kit_len=np.zeros(L.in_edge.shape[0], np.int64),
