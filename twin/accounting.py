@@ -74,9 +74,10 @@ def touch(ns, nt, places, measured, n, t, w_start, w_end, cell_features):
     constant False, and the columns it would add 0 to are left out of it.
     """
     what = measured[n]
-    if what == M_NOTHING:
+    last = nt[n, T_LAST]
+    if what == M_NOTHING or last == t:  # nothing to credit (the second: dt would be 0)
         return
-    dt = _overlap(nt[n, T_LAST], t, w_start, w_end)
+    dt = _overlap(last, t, w_start, w_end)
     nt[n, T_LAST] = t
     if dt <= 0.0:
         return

@@ -42,7 +42,7 @@ def run_replication(line: Line, warmup: float, duration: float, seed: int, repli
     sources' first parts); with `exits` every sink arrival time is returned.
     """
     compiled = compile_line(line)
-    arrays = _arrays(compiled)
+    arrays = _arrays(compiled, recording=trace or exits)
     outages = [(float(inj.at), float(inj.down_for), [line.index(s) for s in line.injected_stations(inj)])
                for inj in injections]
     agenda, trace_rows = 4 * (compiled.max_parts + compiled.n_nodes) + 256, 1 << 14
@@ -111,16 +111,21 @@ def _in_order(pool: ThreadPoolExecutor, fn: Callable, items: Iterable, ahead: in
 
 
 _first_call = threading.Lock()
-_packed: weakref.WeakKeyDictionary[CompiledLine, st.LineArrays] = weakref.WeakKeyDictionary()
+_packed: weakref.WeakKeyDictionary[CompiledLine, dict[bool, st.LineArrays]] = weakref.WeakKeyDictionary()
 _ready: set[int] = set()  # the kernel variants (`LineArrays.variant.ndim`) ready in this process
 
 
-def _arrays(compiled: CompiledLine) -> st.LineArrays:
-    """The kernel's tables of a compiled line (packed once per compiled line)."""
-    arrays = _packed.get(compiled)
-    if arrays is None:
-        arrays = _packed[compiled] = st.line_arrays(compiled)
-    return arrays
+def _arrays(compiled: CompiledLine, recording: bool) -> st.LineArrays:
+    """The kernel's tables of a compiled line (packed once per compiled line and variant).
+
+    The plain variant (`state.is_plain`) records neither the trace nor the exit
+    times: a run that records them takes the general variant (the same results).
+    """
+    plain = st.is_plain(compiled) and not recording
+    packed = _packed.setdefault(compiled, {})
+    if plain not in packed:
+        packed[plain] = st.line_arrays(compiled, plain=plain)
+    return packed[plain]
 
 
 def _run_kernel(arrays: st.LineArrays, state: st.State, key, replication: int) -> int:

@@ -176,9 +176,10 @@ def append_agenda(S, check, n):
 
 
 @njit(**SMALL)
-def record(S, code, p, n, server):
-    """Append a trace row (time, event, part id, product, node, server) if tracing."""
-    if S.ints[I_TRACE_ON] == 0:
+def record(L, S, code, p, n, server):
+    """Append a trace row (time, event, part id, product, node, server) if tracing (never in
+    the plain variant: a traced run takes the general one)."""
+    if not general(L) or S.ints[I_TRACE_ON] == 0:
         return
     i = S.ints[I_N_TRACE]
     if i == S.trace_time.shape[0]:  # one event wrote half the room: run again with more
@@ -251,6 +252,12 @@ def fifo_at(L, S, n, k):
 
 
 @njit(**SMALL)
+def fifo_head(L, S, n):
+    """The head of node n's FIFO (`fifo_at` 0, without the ring arithmetic)."""
+    return S.cell[L.node[n, N_CELL] + S.node_i[n, NI_FIFO_HEAD], CE_PART]
+
+
+@njit(**SMALL)
 def fifo_append(L, S, n, p):
     tail = wrap(S.node_i[n, NI_FIFO_HEAD] + S.node_i[n, NI_OCCUPIED], L.places[n])
     S.cell[L.node[n, N_CELL] + tail, CE_PART] = p
@@ -306,7 +313,7 @@ def run_kernel(L, S, seed_key, replication):
         if evl.peek_time(ev) > w_end:
             break
         lead, exits, trace = lacks_room(S)
-        if lead or exits or trace:
+        if lead or (general(L) and (exits or trace)):  # the plain variant records neither
             return NEED_ROOM
         slot = evl.take(ev)
         S.floats[F_NOW] = ev.time[slot]
@@ -421,7 +428,7 @@ def create(L, S, n):
     fifo_append(L, S, n, p)
     count(S, n, acc.C_OCCUPIED, 1)
     S.part_f[p, PF_READY] = S.floats[F_NOW]
-    record(S, T_CREATE, p, n, -1)
+    record(L, S, T_CREATE, p, n, -1)
     append_agenda(S, TRY_OUT, n)
     return True
 
@@ -457,7 +464,7 @@ def unload_end(L, S, n, p, token):
     count(S, n, acc.C_SETUP, -1)
     release_resource(L, S, L.node[n, N_UNLOAD_RES])
     server = S.part_i[p, PI_SERVER]
-    record(S, T_READY, p, n, server)
+    record(L, S, T_READY, p, n, server)
     part_ready(L, S, n, server, p)
     return True
 
@@ -472,7 +479,7 @@ def process_end(L, S, n, p, token):
     S.node_i[n, NI_PROCESSING] -= 1
     if in_window(S):
         S.produced[n, S.part_i[p, PI_PRODUCT]] += 1
-    record(S, T_DONE, p, n, server)
+    record(L, S, T_DONE, p, n, server)
     scrap = L.node_f[n, NF_SCRAP]
     if not general(L):
         part_ready(L, S, n, server, p)
@@ -505,8 +512,8 @@ def travel_end(L, S, n, p, token):
     count(S, n, acc.C_BLOCKED, 1)
     if in_window(S):
         S.produced[n, S.part_i[p, PI_PRODUCT]] += 1
-    record(S, T_DONE, p, n, -1)
-    if fifo_at(L, S, n, 0) == p:
+    record(L, S, T_DONE, p, n, -1)
+    if fifo_head(L, S, n) == p:
         S.part_f[p, PF_READY] = S.floats[F_NOW]
         append_agenda(S, TRY_OUT, n)
     sync_clocks(L, S, n)
@@ -520,7 +527,7 @@ def fail(L, S, n, m, token):
         return False
     S.mode_i[m, MI_RUNNING] = 0
     S.mode_f[m, MF_REMAINING] = math.nan
-    record(S, T_FAIL, -1, n, m - L.node[n, N_MODE])
+    record(L, S, T_FAIL, -1, n, m - L.node[n, N_MODE])
     set_halt(L, S, n, DOWN, HALT)
     schedule(S, draw(L, S, L.mode[m, MO_TTR], L.mode[m, MO_TTR_STREAM]), E_REPAIR, n, m, NO_TOKEN, NONE)
     return True
@@ -529,7 +536,7 @@ def fail(L, S, n, m, token):
 @njit(**ONCE)
 def repair(L, S, n, m):
     """Repair done: the failed mode draws a new time to failure; the node resumes."""
-    record(S, T_REPAIR, -1, n, m - L.node[n, N_MODE])
+    record(L, S, T_REPAIR, -1, n, m - L.node[n, N_MODE])
     S.mode_f[m, MF_REMAINING] = draw(L, S, L.mode[m, MO_TTF], L.mode[m, MO_TTF_STREAM])
     set_halt(L, S, n, DOWN, UNHALT)
     return True
@@ -540,7 +547,7 @@ def inject(L, S, k):
     """An injected outage starts: its stations go down, in file order."""
     for i in range(S.inj_node[k, 0]):
         n = S.inj_node[k, 1 + i]
-        record(S, T_DOWN, -1, n, k)
+        record(L, S, T_DOWN, -1, n, k)
         set_halt(L, S, n, DOWN, HALT)
     schedule(S, S.inj_f[k, IF_FOR], E_INJECT_END, NONE, k, NO_TOKEN, NONE)
     return True
@@ -550,7 +557,7 @@ def inject(L, S, k):
 def inject_end(L, S, k):
     for i in range(S.inj_node[k, 0]):
         n = S.inj_node[k, 1 + i]
-        record(S, T_UP, -1, n, k)
+        record(L, S, T_UP, -1, n, k)
         set_halt(L, S, n, DOWN, UNHALT)
     return True
 
@@ -571,7 +578,7 @@ def schedule_calendar_off(L, S, n):
 @njit(**ONCE)
 def calendar_off(L, S, n):
     """A planned-downtime window opens: the node pauses like a failure, state `off`."""
-    record(S, T_OFF, -1, n, -1)
+    record(L, S, T_OFF, -1, n, -1)
     set_halt(L, S, n, OFF, HALT)
     schedule(S, calendar_window(L, S, n, 1) - S.floats[F_NOW], E_CALENDAR_ON, n, NONE, NO_TOKEN, NONE)
     return True
@@ -584,7 +591,7 @@ def calendar_on(L, S, n):
     else:
         S.node_i[n, NI_CAL_CYCLE] += 1
         S.node_i[n, NI_CAL_WINDOW] = 0
-    record(S, T_ON, -1, n, -1)
+    record(L, S, T_ON, -1, n, -1)
     set_halt(L, S, n, OFF, UNHALT)
     schedule_calendar_off(L, S, n)
     return True
@@ -843,7 +850,7 @@ def longest_waiting(L, S, n):
 def ready_head(L, S, n):
     """The head of FIFO node n if it could leave now, else -1."""
     if S.node_i[n, NI_OCCUPIED] > 0:
-        head = fifo_at(L, S, n, 0)
+        head = fifo_head(L, S, n)
         if is_ready(S, head):
             return head
     return NONE
@@ -925,7 +932,7 @@ def move(L, S, n, p, k):
     enter(L, S, target, p, n)
     kind = L.node[n, N_KIND]
     if (kind == K_BUFFER or (general(L) and kind == K_CONVEYOR)) and S.node_i[n, NI_OCCUPIED] > 0:
-        head = fifo_at(L, S, n, 0)
+        head = fifo_head(L, S, n)
         if S.part_i[head, PI_TRAVELING] == 0:
             S.part_f[head, PF_READY] = S.floats[F_NOW]
             append_agenda(S, TRY_OUT, n)
@@ -938,7 +945,8 @@ def leave(L, S, n, p):
     touch(L, S, n)
     count(S, n, acc.C_OCCUPIED, -1)
     S.part_f[p, PF_READY] = math.nan
-    S.part_i[p, PI_TARGET] = -1
+    if general(L):  # a plain line routes by `order`: no part has a drawn target
+        S.part_i[p, PI_TARGET] = -1
     kind = L.node[n, N_KIND]
     if has_servers(L, n):
         cell = server_cell(L, n, S.part_i[p, PI_SERVER])
@@ -976,14 +984,14 @@ def enter(L, S, n, p, pred):
         S.kit[L.in_edge[r, IE_KIT] + S.kit_len[r]] = p
         S.kit_len[r] += 1
         S.part_i[p, PI_SERVER] = -1
-        record(S, T_ENTER, p, n, -1)
+        record(L, S, T_ENTER, p, n, -1)
         if assemble(L, S, n):  # the kit's places are free again
             append_agenda(S, TRY_IN, n)
         return
     if kind == K_SINK:
-        record(S, T_EXIT, p, n, -1)
+        record(L, S, T_EXIT, p, n, -1)
         finish(S)
-        if S.ints[I_EXITS_ON] != 0:  # room checked before the event (state.lacks_room)
+        if general(L) and S.ints[I_EXITS_ON] != 0:  # room checked before the event (lacks_room)
             S.exits[S.ints[I_N_EXITS]] = now
             S.ints[I_N_EXITS] += 1
         if in_window(S):
@@ -998,12 +1006,12 @@ def enter(L, S, n, p, pred):
         S.cell[server_cell(L, n, server), CE_PART] = p
         S.node_i[n, NI_OCCUPIED] += 1
         S.part_i[p, PI_SERVER] = server
-        record(S, T_ENTER, p, n, server)
+        record(L, S, T_ENTER, p, n, server)
         start_service(L, S, n, server, p)
         return
     S.part_i[p, PI_SERVER] = -1
     fifo_append(L, S, n, p)
-    record(S, T_ENTER, p, n, -1)
+    record(L, S, T_ENTER, p, n, -1)
     occupied = S.node_i[n, NI_OCCUPIED]
     if kind == K_BUFFER or not general(L):  # a plain line's only FIFO node entered: buffers
         if occupied == 1:
@@ -1058,7 +1066,7 @@ def start_setup(L, S, n, server, p):
         return
     S.cell[cell, CE_PHASE] = PH_SETUP
     count(S, n, acc.C_SETUP, 1)
-    record(S, T_SETUP, p, n, server)
+    record(L, S, T_SETUP, p, n, server)
     start_timer(L, S, n, server, p, delay)
 
 
@@ -1069,7 +1077,7 @@ def start_processing(L, S, n, server, p):
     S.cell[cell, CE_TOOL] += 1
     S.node_i[n, NI_PROCESSING] += 1
     count(S, n, acc.C_WORKING, 1)
-    record(S, T_START, p, n, server)
+    record(L, S, T_START, p, n, server)
     delay = draw(L, S, L.process_dist[n, S.part_i[p, PI_PRODUCT]], stream(L, n, S_PROCESS))
     start_timer(L, S, n, server, p, delay)
     sync_clocks(L, S, n)
@@ -1116,7 +1124,7 @@ def grant(L, S, n, server):
     count(S, n, acc.C_WAITRES, -1)
     count(S, n, acc.C_SETUP, 1)
     S.cell[cell, CE_PHASE] = PH_LOAD if loading else PH_UNLOAD
-    record(S, T_LOAD if loading else T_UNLOAD, p, n, server)
+    record(L, S, T_LOAD if loading else T_UNLOAD, p, n, server)
     if loading:
         delay = draw(L, S, L.node[n, N_LOAD], stream(L, n, S_LOAD))
     else:
@@ -1162,14 +1170,14 @@ def assemble(L, S, n):
     S.cell[server_cell(L, n, server), CE_PART] = p
     S.node_i[n, NI_OCCUPIED] += 1
     S.part_i[p, PI_SERVER] = server
-    record(S, T_ASSEMBLE, p, n, server)
+    record(L, S, T_ASSEMBLE, p, n, server)
     start_service(L, S, n, server, p)
     return True
 
 
 @njit(**JIT)
 def scrap_part(L, S, n, server, p):
-    record(S, T_SCRAP, p, n, server)
+    record(L, S, T_SCRAP, p, n, server)
     cell = server_cell(L, n, server)
     S.cell[cell, CE_PART] = -1
     S.cell[cell, CE_PHASE] = PH_NONE
@@ -1215,7 +1223,7 @@ def check_deadlock(L, S):
         if stuck[n]:
             S.ints[I_DEADLOCK] = 1
             S.floats[F_DEADLOCK_TIME] = S.floats[F_NOW]
-            record(S, T_DEADLOCK, -1, -1, -1)
+            record(L, S, T_DEADLOCK, -1, -1, -1)
             return
 
 
@@ -1231,7 +1239,7 @@ def is_stuck(L, S, n):
             if p < 0 or not is_ready(S, p):
                 return False
         return True
-    return is_ready(S, fifo_at(L, S, n, 0))
+    return is_ready(S, fifo_head(L, S, n))
 
 
 @njit(**ONCE)
