@@ -223,8 +223,8 @@ def lines() -> st.SearchStrategy[Line]:
 @st.composite
 def plain_line_documents(draw) -> dict:
     """A random line the fast kernel runs in its plain variant (`state.is_plain`): one
-    product; sources (saturated or not), machines of one to three servers with failures
-    of both bases, buffers, sinks; routing `order` over one or more out-edges."""
+    product; sources (saturated or not), machines of one server with failures of both
+    bases, buffers, sinks; routing `order` over one or more out-edges."""
     sources = [{"id": f"src{i}", "kind": "source",
                 "release": {"interarrival": draw(durations(10.0, 120.0))} if draw(st.booleans())
                 else "saturated"} for i in range(draw(st.integers(1, 2)))]
@@ -236,7 +236,7 @@ def plain_line_documents(draw) -> dict:
             if draw(st.integers(0, 2)) == 0:
                 layer.append({"id": sid, "kind": "buffer", "capacity": draw(st.integers(1, 4))})
             else:
-                layer.append({"id": sid, "kind": "machine", "servers": draw(st.integers(1, 3)),
+                layer.append({"id": sid, "kind": "machine", "servers": 1,
                               "process_time": draw(durations()), "failures": draw(failures())})
         layers.append(layer)
     for spec in layers[-1]:  # no buffer leads to a sink (see the module docstring)

@@ -1,8 +1,9 @@
 """The fast kernel's two variants (`twin.engines.fast.state.is_plain`) give the same results.
 
-The plain variant is compiled without the branches of features a plain line lacks; a plain
-line runs on either variant, and both must agree with each other and with the reference
-engine event for event. Every feature outside the plain set makes a line general.
+The plain variant is compiled without the branches of features a plain line lacks, the
+trace included; a plain line runs on either variant, and both must agree with the reference
+engine (the general variant event for event, by its trace). Every feature outside the plain
+set makes a line general.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ GENERAL = {
     "calendar": lambda d: _station(d, "m1").update(calendar={"period": 3600, "off": [[0, 600]]}),
     "line calendar": lambda d: d.update(calendar={"period": 3600, "off": [[0, 600]]}),
     "conveyor": lambda d: _station(d, "b1").update(kind="conveyor", travel_time=30),
+    "several servers": lambda d: _station(d, "m2").update(servers=2),
     "routing": lambda d: (_station(d, "m1").update(route="round_robin"),
                           d["edges"].append(["m1", "out"])),
 }

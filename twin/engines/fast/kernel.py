@@ -208,6 +208,12 @@ def general(L):
 
 
 @njit(**SMALL)
+def servers(L, n):
+    """The servers of machine or assembly n: one on a plain line (`state.is_plain`)."""
+    return 1 if not general(L) else L.places[n]
+
+
+@njit(**SMALL)
 def has_servers(L, n):
     return L.node[n, N_KIND] == K_MACHINE or (general(L) and L.node[n, N_KIND] == K_ASSEMBLY)
 
@@ -279,7 +285,7 @@ def server_cell(L, n, server):
 @njit(**SMALL)
 def free_server(L, S, n):
     """The lowest free server of n (SPEC §3.6.14), -1 if none."""
-    for k in range(L.places[n]):
+    for k in range(servers(L, n)):
         if S.cell[server_cell(L, n, k), CE_PART] < 0:
             return k
     return NONE
@@ -639,7 +645,7 @@ def running_part(L, S, n, k):
 @njit(**ONCE)
 def interrupt(L, S, n):
     """Preempt: keep the remaining time of every running timer (its event goes stale)."""
-    size = L.places[n] if has_servers(L, n) else S.node_i[n, NI_OCCUPIED]
+    size = servers(L, n) if has_servers(L, n) else S.node_i[n, NI_OCCUPIED]
     for k in range(size):
         p = running_part(L, S, n, k)
         if p >= 0:
@@ -649,12 +655,12 @@ def interrupt(L, S, n):
 
 @njit(**ONCE)
 def resume(L, S, n):
-    servers = has_servers(L, n)
-    size = L.places[n] if servers else S.node_i[n, NI_OCCUPIED]
+    has = has_servers(L, n)
+    size = servers(L, n) if has else S.node_i[n, NI_OCCUPIED]
     for k in range(size):
         p = running_part(L, S, n, k)
         if p >= 0:
-            start_timer(L, S, n, k if servers else NONE, p, S.part_f[p, PF_REMAINING])
+            start_timer(L, S, n, k if has else NONE, p, S.part_f[p, PF_REMAINING])
 
 
 @njit(**JIT)
@@ -718,7 +724,7 @@ def pauses_first(L, S, n, m):
     its failure event would come up stale: it need not be scheduled. This
     keeps the usual failure event, rescheduled at every part, off the heap.
     """
-    if L.mode[m, MO_BASIS] == B_CALENDAR or L.places[n] != 1 or not has_servers(L, n):
+    if L.mode[m, MO_BASIS] == B_CALENDAR or servers(L, n) != 1 or not has_servers(L, n):
         return False
     p = S.cell[server_cell(L, n, 0), CE_PART]
     return S.part_f[p, PF_DUE] <= S.mode_f[m, MF_DUE]
@@ -835,9 +841,9 @@ def longest_waiting(L, S, n):
         pred = L.in_edge[r, IE_PRED]
         if halted(S, pred) or (per_input and not can_take(L, S, n, pred)):
             continue
-        servers = has_servers(L, pred)
-        for k in range(L.places[pred] if servers else 1):
-            p = S.cell[server_cell(L, pred, k), CE_PART] if servers else ready_head(L, S, pred)
+        has = has_servers(L, pred)
+        for k in range(servers(L, pred) if has else 1):
+            p = S.cell[server_cell(L, pred, k), CE_PART] if has else ready_head(L, S, pred)
             if p < 0 or not is_ready(S, p) or not may_go(L, S, pred, p, n):
                 continue
             t = S.part_f[p, PF_READY]
@@ -865,7 +871,7 @@ def ready_parts(L, S, n):
         S.scratch[0] = head
         return 0 if head < 0 else 1
     found = 0
-    for k in range(L.places[n]):  # servers in order, insertion sort on ready_since
+    for k in range(servers(L, n)):  # servers in order, insertion sort on ready_since
         p = S.cell[server_cell(L, n, k), CE_PART]
         if p < 0 or not is_ready(S, p):
             continue

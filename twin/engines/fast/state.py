@@ -117,10 +117,11 @@ def _column_major(table: np.ndarray) -> np.ndarray:
 
 
 def is_plain(c: CompiledLine) -> bool:
-    """Whether the line is *plain*: one product released by its sources; sources, machines,
-    buffers and sinks only; routing `order`; no setups, tool changes, load or unload
-    resources, scrap, planned downtime or cycles (failures, several servers, arrivals,
-    injections and the trace are all allowed).
+    """Whether the line is *plain*: one product released by its sources; sources, machines
+    of one server, buffers and sinks only; routing `order`; no setups, tool changes, load
+    or unload resources, scrap, planned downtime or cycles (failures, arrivals and
+    injections are all allowed; a run that records the trace or the exit times takes the
+    general variant, see `twin.engines.fast._arrays`).
 
     The kernel is compiled once for plain lines and once for the others: the variant is
     the number of dimensions of ``LineArrays.variant`` (1: plain, 2: general), part of the
@@ -130,6 +131,7 @@ def is_plain(c: CompiledLine) -> bool:
     return bool(
         len(c.product_ids) == 1
         and np.isin(c.kind, (K_SOURCE, K_MACHINE, K_BUFFER, K_SINK)).all()
+        and (c.places[c.kind == K_MACHINE] == 1).all()
         and (c.route == R_ORDER).all()
         and (c.setup_dist < 0).all() and (c.tool_every < 0).all()
         and (c.load_resource < 0).all() and (c.unload_resource < 0).all()
@@ -138,7 +140,8 @@ def is_plain(c: CompiledLine) -> bool:
 
 def line_arrays(c: CompiledLine, plain: bool | None = None) -> LineArrays:
     """Pack a compiled line's per-node, per-in-edge, per-distribution and per-mode arrays
-    (`plain`: the kernel variant, by default `is_plain`; a plain line runs on either)."""
+    (`plain`: the kernel variant, by default `is_plain`; a plain line runs on either, others
+    only on the general one)."""
     plain = is_plain(c) if plain is None else plain
     n = c.n_nodes
     cell_start = np.zeros(n + 1, np.int64)
