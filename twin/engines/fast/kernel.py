@@ -360,7 +360,8 @@ def start(L, S, seed_key, replication):
 @njit(**JIT)
 def fire(L, S, kind, n, arg, token):
     """Apply one event; unless it was stale, count it and work off the agenda."""
-    S.ints[I_BLOCKED] = 0
+    if general(L):  # (only a line with a cycle can deadlock; a plain line has none)
+        S.ints[I_BLOCKED] = 0
     if kind == E_PROCESS_END:
         valid = process_end(L, S, n, arg, token)
     elif kind == E_CREATE:
@@ -430,8 +431,7 @@ def create(L, S, n):
     p = new_part(S, product)
     if p < 0:
         return True
-    touch(L, S, n)
-    fifo_append(L, S, n, p)
+    fifo_append(L, S, n, p)  # (the accounting measures nothing of a source)
     count(S, n, acc.C_OCCUPIED, 1)
     S.part_f[p, PF_READY] = S.floats[F_NOW]
     record(L, S, T_CREATE, p, n, -1)
@@ -903,7 +903,8 @@ def offer(L, S, n, p):
     """The ready part p leaves n by n's routing policy, or stays, blocked."""
     k = choose_successor(L, S, n, p)
     if k < 0:
-        S.ints[I_BLOCKED] = 1
+        if general(L):
+            S.ints[I_BLOCKED] = 1
     else:
         move(L, S, n, p, k)
 
@@ -948,12 +949,13 @@ def move(L, S, n, p, k):
 
 @njit(**ONCE)
 def leave(L, S, n, p):
-    touch(L, S, n)
+    kind = L.node[n, N_KIND]
+    if kind != K_SOURCE:  # the accounting measures nothing of a source
+        touch(L, S, n)
     count(S, n, acc.C_OCCUPIED, -1)
     S.part_f[p, PF_READY] = math.nan
     if general(L):  # a plain line routes by `order`: no part has a drawn target
         S.part_i[p, PI_TARGET] = -1
-    kind = L.node[n, N_KIND]
     if has_servers(L, n):
         cell = server_cell(L, n, S.part_i[p, PI_SERVER])
         S.cell[cell, CE_PART] = -1
@@ -983,7 +985,6 @@ def release(L, S, n, p):
 @njit(**ONCE)
 def enter(L, S, n, p, pred):
     now = S.floats[F_NOW]
-    touch(L, S, n)
     kind = L.node[n, N_KIND]
     if general(L) and kind == K_ASSEMBLY:
         r = input_rank(L, n, pred)
@@ -1006,6 +1007,7 @@ def enter(L, S, n, p, pred):
             S.ints[I_N_LEAD] += 1
         free_part(S, p)
         return
+    touch(L, S, n)  # (the accounting measures nothing of a sink; an assembly touches itself)
     count(S, n, acc.C_OCCUPIED, 1)
     if kind == K_MACHINE:
         server = free_server(L, S, n)
