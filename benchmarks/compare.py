@@ -11,8 +11,12 @@ events of SPEC §3 as the twin engines count them (identical for both); the
 idiomatic SimPy model is credited with the same number of events for the same
 line and horizon, so its events/s is simulated work per second, comparable
 with the engines'. There are two SimPy models (see `serial_line.py`): breakdowns
-by interrupts, SimPy's documented idiom, and a tuned one without interrupts. Then it shows peak memory (max RSS of a fresh process)
-against the horizon, and replications per second on 1 and on all cores.
+by interrupts, SimPy's documented idiom, and a tuned one without interrupts. It
+also runs `bench10_loop.c`, the C loop written for the 10-machine line alone
+(compiled here, if there is a C compiler), as the yardstick of the machine:
+issue 3 asks for 8 M events/s where that loop ran at 20 M, 40 % of it. Then it
+shows peak memory (max RSS of a fresh process) against the horizon, and
+replications per second on 1 and on all cores.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from functools import partial
 from pathlib import Path
@@ -84,6 +91,19 @@ def print_speed(rows: list[dict]) -> None:
         print(f"SimPy's own scheduled events per second, {key}: " + ", ".join(own))
 
 
+def c_loop_speed() -> float | None:
+    """Events per second of `bench10_loop.c` (best of its 20 runs), None without a C compiler."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        program = Path(tmp) / "bench10_loop"
+        subprocess.run([cc, "-O2", "-o", str(program), str(HERE / "bench10_loop.c"), "-lm"],
+                       check=True)
+        out = subprocess.run([str(program)], capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"([0-9.]+) M events/s", out).group(1)) * 1e6
+
+
 def peak_memory(line_file: str, horizons_h: list[float]) -> list[tuple[float, float]]:
     """Max RSS (MiB) of a fresh process simulating each horizon (kernel cached already)."""
     code = ("import resource, sys; from twin.model.load import load_line; "
@@ -109,7 +129,8 @@ def scaling(line, horizon: float, replications: int) -> list[tuple[int, float]]:
     return rows
 
 
-def print_targets(rows: list[dict], memory: list[tuple], cores: list[tuple]) -> None:
+def print_targets(rows: list[dict], memory: list[tuple], cores: list[tuple],
+                  c_loop: float | None) -> None:
     """The targets of issue 3 against this run's measurements."""
     by_line = {r["line"]: r for r in rows}
     b10, b20 = by_line["serial-10"], by_line["serial-20"]
@@ -126,6 +147,9 @@ def print_targets(rows: list[dict], memory: list[tuple], cores: list[tuple]) -> 
          b20["fast_eps"] >= 50 * b20["simpy_inline_eps"]),
         (">= 8 M events/s on one core (bench_10)", f"{b10['fast_eps'] / 1e6:.2f} M",
          b10["fast_eps"] >= 8e6),
+        ("  the same, as >= 40 % of the C loop (bench_10)",
+         "no C" if c_loop is None else f"{b10['fast_eps'] / c_loop:.0%}",
+         c_loop is not None and b10["fast_eps"] >= 0.4 * c_loop),
         ("peak memory flat in the horizon (max/min RSS)", f"{max(rss) / min(rss):.3f}",
          max(rss) <= 1.05 * min(rss)),
         (f"replications scale over {cores[-1][0]} cores", f"{speedup:.2f}x",
@@ -149,6 +173,10 @@ def main() -> None:
         line = load_line(shipped) if shipped.exists() else validate(serial_line_doc(n), f"serial-{n}")
         rows.append(engine_row(f"serial-{n}", line, n, hours * 3600 * scale, repeat=10))
     print_speed(rows)
+    c_loop = c_loop_speed()
+    if c_loop is not None:
+        print(f"C loop for the 10-machine line alone (bench10_loop.c): {c_loop / 1e6:.1f} M events/s;"
+              f" fast on serial-10: {rows[0]['fast_eps'] / c_loop:.0%} of it")
 
     horizons = [8, 80, 400, 800] if not args.quick else [8, 80]
     memory = peak_memory(str(ROOT / "lines" / "bench_10.yaml"), horizons)
@@ -164,10 +192,10 @@ def main() -> None:
     for workers, reps, eps in cores:
         print(f"{workers:>8} {reps:>8.2f} {eps:>12.3g} {reps / cores[0][1]:>8.2f}x")
 
-    print_targets(rows, memory, cores)
+    print_targets(rows, memory, cores, c_loop)
     if args.json:
-        Path(args.json).write_text(json.dumps({"speed": rows, "memory": memory, "cores": cores},
-                                              indent=2))
+        Path(args.json).write_text(json.dumps({"speed": rows, "memory": memory, "cores": cores,
+                                               "c_loop_eps": c_loop}, indent=2))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     python benchmarks/instruction_profile.py                      # lines/bench_20.yaml, 100 h
     python benchmarks/instruction_profile.py lines/bench_10.yaml --hours 200 --annotate out.txt
+    python benchmarks/instruction_profile.py --lines 60           # per source line (slow)
 
 Timings on a shared machine move by ±10 % from one minute to the next;
 instruction counts do not, so they compare two builds of the kernel exactly
@@ -19,12 +20,21 @@ to the run under valgrind (compiling under valgrind takes 15-25 min). So the
 code measured is not quite the host's (the same source compiled for the host
 CPU runs a few per cent fewer instructions), and the same for every build
 compared. Needs valgrind and objdump.
+
+``--lines N`` compiles the kernel with a line table (numba's debug info,
+line directives only: the same machine code, the same count) into a cache of
+its own, and prints the instructions per event of each kernel function and of
+the N costliest source lines, attributed to the innermost inlined line
+(spilled values reloaded for a line count for it). The compile then takes
+about 15 min and 13 GiB; it needs readelf too.
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import collections
+import functools
 import json
 import os
 import re
@@ -43,9 +53,27 @@ CPU = {"NUMBA_CPU_NAME": "haswell",
                              "+xsave"}
 
 
+def with_line_table() -> None:
+    """Compile with a line table only: no other debug info, no extended lifetimes and no
+    bounds checks (which numba's debug option would also turn on), so the code is the same."""
+    from numba.core import cpu
+
+    finalize = cpu.CPUTargetOptions.finalize
+
+    def line_table(self, flags, options):
+        flags.debuginfo = flags.dbg_directives_only = True
+        flags.dbg_extend_lifetimes = flags.boundscheck = False
+        finalize(self, flags, options)
+
+    cpu.CPUTargetOptions.finalize = line_table
+
+
 def child(line_file: str, hours: float, out: Path) -> None:
     """Under valgrind: load (or compile) the kernel, note where its code lies, run the horizon."""
     from numba.core.codegen import CPUCodeLibrary
+
+    if os.environ.get("TWIN_LINE_TABLE"):
+        with_line_table()
 
     from twin.engines.fast import kernel, run_replication
     from twin.model.load import load_line
@@ -138,22 +166,85 @@ def report(run: dict, disassembly: str, offset: int, size: int, counts: collecti
         print(f"annotated disassembly: {annotate}")
 
 
+def line_table(readelf: str) -> tuple[list[int], list[tuple[str, int]]]:
+    """(start addresses, (file, line) from each) of the object's decoded line table; a row of
+    line 0 (code of no line) keeps the line before it."""
+    rows, current = [], None
+    for row in readelf.splitlines():
+        header = re.match(r"^(\S+\.py):(\[\+\+\])?$", row.strip())
+        if header:
+            current = header.group(1).split("/")[-1]
+            continue
+        fields = row.split()
+        if current and len(fields) >= 3 and fields[0].endswith(".py") and fields[1].isdigit():
+            try:
+                rows.append((int(fields[2], 16), current, int(fields[1])))
+            except ValueError:
+                continue
+    rows.sort()
+    located, last = [], ("?", 0)
+    for _, name, number in rows:
+        last = (name, number) if number else last
+        located.append(last)
+    return [a for a, _, _ in rows], located
+
+
+SOURCES = {path.name: path for path in (ROOT / "twin").rglob("*.py")}  # the kernel's are unique
+
+
+@functools.cache
+def source(name: str) -> tuple[str, ...]:
+    path = SOURCES.get(name)
+    return tuple(path.read_text().splitlines()) if path else ()
+
+
+def source_line(name: str, number: int) -> tuple[str, str]:
+    """(enclosing function, text) of a line of one of twin's modules (by file name)."""
+    text = source(name)
+    function = next((m.group(1) for k in range(min(number, len(text)) - 1, -1, -1)
+                     if (m := re.match(r"def (\w+)", text[k]))), "?")
+    return function, text[number - 1].strip() if 0 < number <= len(text) else ""
+
+
+def report_lines(run: dict, readelf: str, offset: int, counts: collections.Counter,
+                 top: int) -> None:
+    starts, located = line_table(readelf)
+    events = run["events"]
+    per_line: collections.Counter = collections.Counter()
+    for at, c in counts.items():
+        i = bisect.bisect_right(starts, at + offset) - 1
+        per_line[located[i] if i >= 0 else ("?", 0)] += c
+    per_function: collections.Counter = collections.Counter()
+    for (name, number), c in per_line.items():
+        per_function[(name, source_line(name, number)[0])] += c
+    print("per function (instructions per event):")
+    for (name, function), c in per_function.most_common(30):
+        print(f"  {c / events:7.1f}  {name}:{function}")
+    print(f"the {top} costliest lines:")
+    for (name, number), c in per_line.most_common(top):
+        print(f"  {c / events:7.1f}  {name}:{number}  {source_line(name, number)[1][:80]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("line", nargs="?", default=str(ROOT / "lines" / "bench_20.yaml"))
     parser.add_argument("--hours", type=float, default=100.0)
     parser.add_argument("--annotate", type=Path, help="write the annotated disassembly here")
+    parser.add_argument("--lines", type=int, metavar="N",
+                        help="also list the N costliest source lines (slow, see above)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.line, args.hours, args.child)
         return
-    for tool in ("valgrind", "objdump"):
+    for tool in ("valgrind", "objdump") + (("readelf",) if args.lines else ()):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed and not installed")
     env = {**os.environ, **CPU}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
+        if args.lines:  # another build: kept out of numba's usual cache
+            env.update(TWIN_LINE_TABLE="1", NUMBA_CACHE_DIR=str(out / "numba-cache"))
         child_args = [sys.executable, __file__, args.line, "--child", str(out)]
         subprocess.run(child_args + ["--hours", "1"], check=True, env=env)  # compiled, cached
         subprocess.run(["valgrind", "--tool=callgrind", "--dump-instr=yes",
@@ -168,6 +259,10 @@ def main() -> None:
         disassembly = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(out / "kernel.o")],
                                      capture_output=True, text=True, check=True).stdout
         report(run, disassembly, offset, size, counts, args.annotate)
+        if args.lines:
+            readelf = subprocess.run(["readelf", "--debug-dump=decodedline", str(out / "kernel.o")],
+                                     capture_output=True, text=True, check=True).stdout
+            report_lines(run, readelf, offset, counts, args.lines)
 
 
 if __name__ == "__main__":
