@@ -917,15 +917,14 @@ def try_in(L, S, n):
         return
     if general(L) and kind == K_ASSEMBLY:
         assemble(L, S, n)
-    while True:
-        pred, p = longest_waiting(L, S, n)
-        if p < 0:
-            return
+    pred, p = longest_waiting(L, S, n)
+    while p >= 0:  # (the first search outside the loop: most find nothing)
         first = L.node[pred, N_OUT]
         k = 0
         while L.out_target[first + k] != n:  # the first out-edge of pred into n
             k += 1
         move(L, S, pred, p, k)
+        pred, p = longest_waiting(L, S, n)
 
 
 @njit(**JIT)
