@@ -691,8 +691,9 @@ def sync_clocks(L, S, n):
 
     A started clock schedules its failure event unless `pauses_first`: an event that
     would only ever come up stale changes nothing but the time spent on the heap.
-    A running clock always has its remaining time (a failed mode has none, NaN,
-    until its repair draws the next).
+    A clock takes a new token only for an event: when it schedules one, and when it
+    pauses with one pending (which goes stale). A running clock always has its
+    remaining time (a failed mode has none, NaN, until its repair draws the next).
     """
     up = not halted(S, n)
     working = S.node_i[n, NI_PROCESSING] > 0
@@ -702,13 +703,14 @@ def sync_clocks(L, S, n):
             if not should_run:
                 S.mode_i[m, MI_RUNNING] = 0
                 S.mode_f[m, MF_REMAINING] = S.mode_f[m, MF_DUE] - S.floats[F_NOW]
-                S.mode_i[m, MI_TOKEN] = new_token(S)  # its pending fail event is stale now
+                if S.mode_i[m, MI_EVENT] >= 0:  # its pending fail event is stale now
+                    S.mode_i[m, MI_TOKEN] = new_token(S)
         elif should_run and not math.isnan(S.mode_f[m, MF_REMAINING]):
             S.mode_i[m, MI_RUNNING] = 1
             S.mode_f[m, MF_DUE] = S.floats[F_NOW] + S.mode_f[m, MF_REMAINING]
-            token = new_token(S)
-            S.mode_i[m, MI_TOKEN] = token
             if not pauses_first(L, S, n, m):
+                token = new_token(S)
+                S.mode_i[m, MI_TOKEN] = token
                 S.mode_i[m, MI_EVENT] = schedule(S, S.mode_f[m, MF_REMAINING], E_FAIL, n, m,
                                                  token, S.mode_i[m, MI_EVENT])
 
