@@ -27,10 +27,7 @@ The tables the kernel reads on every event are column-major (Fortran order):
 their columns are literal constants, so the offset of a column is computed
 once per run and an access costs an addition, where a row-major access
 multiplies the row by the run-time row length (about 6 % of the kernel's
-time on `lines/bench_10.yaml`). The exception is ``node_i``: row-major, the
-counters of one node share a cache line, which measured 3-5 % faster on the
-workplace's machine (alternating runs) though it executes 3 % more
-instructions (docs/performance.md). Each has at least two rows (`MIN_ROWS`):
+time on `lines/bench_10.yaml`). Each has at least two rows (`MIN_ROWS`):
 a table of one row, or none, is also row-major, numba would type it so and
 compile another kernel for that line, outside the settings of
 :mod:`.codegen` (about five times slower).
@@ -237,7 +234,7 @@ def new_state(L: LineArrays, w_start: float, w_end: float,
     room = max(1024, 2 * n_parts)
     return State(
         part_i=part_i, part_f=np.full((n_parts, 4), np.nan, order="F"), cell=cell,
-        node_i=np.zeros((n_nodes, 8), np.int64), mode_i=mode_i,  # row-major: see above
+        node_i=np.zeros((n_nodes, 8), np.int64, order="F"), mode_i=mode_i,
         mode_f=np.full((n_modes, 2), np.nan, order="F"),
         kit=np.full(max(int(L.in_edge[:, IE_NEED].sum()), 1), -1, np.int64),
         kit_len=np.zeros(L.in_edge.shape[0], np.int64),
