@@ -35,7 +35,8 @@ from pathlib import Path
 
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+# this checkout's twin (not another one installed in the environment), and serial_line
+sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 from serial_line import inline_simpy, interrupt_simpy, serial_line_doc  # noqa: E402
 
@@ -115,8 +116,8 @@ def peak_memory(line_file: str, horizons_h: list[float]) -> list[tuple[float, fl
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, res.events)")
     out = []
     for h in horizons_h:
-        text = subprocess.run([sys.executable, "-c", code, line_file, str(h)], capture_output=True,
-                              text=True, check=True).stdout.split()
+        text = subprocess.run([sys.executable, "-c", code, line_file, str(h)], cwd=ROOT,
+                              capture_output=True, text=True, check=True).stdout.split()
         out.append((h, float(text[0]), int(text[1])))
     return out
 

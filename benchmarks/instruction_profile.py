@@ -19,7 +19,9 @@ runs), first outside valgrind: numba's cache then serves the same machine code
 to the run under valgrind (compiling under valgrind takes 15-25 min). So the
 code measured is not quite the host's (the same source compiled for the host
 CPU runs a few per cent fewer instructions), and the same for every build
-compared. Needs valgrind and objdump.
+compared. Needs valgrind and objdump. Leave the kernel's sources alone while it
+runs: an edit made after the first run would be compiled under valgrind. It
+profiles the twin of its own checkout (a worktree's, say), whatever is installed.
 
 ``--lines N`` compiles the kernel with a line table (numba's debug info,
 line directives only: the same machine code, the same count) into a cache of
@@ -45,6 +47,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # profile this checkout's twin, not another one installed
 WINDOW = 48  # instructions per window in the list of costly windows
 #: the CPU the kernel is compiled for, here and under valgrind (numba's cache is keyed by it)
 CPU = {"NUMBA_CPU_NAME": "haswell",
