@@ -73,9 +73,11 @@ def touch(ns, nt, places, measured, n, t, w_start, w_end, cell_features):
     resource (those counts are 0): the fast kernel's plain variant passes the
     constant False, and the columns it would add 0 to are left out of it.
     """
-    what = measured[n]
     last = nt[n, T_LAST]
-    if what == M_NOTHING or last == t:  # nothing to credit (the second: dt would be 0)
+    if last == t:  # already credited up to t (the usual case: a node touched twice in an event)
+        return
+    what = measured[n]
+    if what == M_NOTHING:
         return
     dt = _overlap(last, t, w_start, w_end)
     nt[n, T_LAST] = t
