@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -152,3 +153,20 @@ def test_a_file_name_that_is_not_utf8_is_printed_escaped(tmp_path):
                           cwd=tmp_path, env={**os.environ, "PYTHONIOENCODING": "utf-8"})
     assert proc.returncode == 0, proc.stderr
     assert b"line-\\udcff.yaml" in proc.stdout
+
+
+def test_notices_go_to_a_terminal_above_the_bar_and_nowhere_else(monkeypatch, capsys):
+    logger = logging.getLogger("twin")
+    handlers = list(logger.handlers)
+    try:
+        cli._notices_on_terminal()  # captured stderr is not a terminal: nothing installed
+        logging.getLogger("twin.engines.fast").info("not shown")
+        assert "not shown" not in capsys.readouterr().err
+        monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+        cli._notices_on_terminal()
+        cli._notices_on_terminal()  # once only
+        logging.getLogger("twin.engines.fast").info("compiling")
+        assert capsys.readouterr().err == "twin: compiling\n"
+    finally:
+        logger.handlers[:] = handlers
+        logger.setLevel(logging.NOTSET)

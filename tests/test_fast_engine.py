@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -581,3 +582,30 @@ def test_heap_slots_are_reused():
         evl.push(ev, float(i), 0, 0, i, 0)
         assert ev.data[_pop(ev), evl.EV_ARG] == i
     assert evl.size(ev) == 0
+
+
+# ---------------------------------------------------------------------- compile notice
+def _reload_kernel(monkeypatch, compile_seconds: float):
+    """Make the next run reload the kernel (already compiled in this process), the load taking
+    `compile_seconds`."""
+    monkeypatch.setattr(fast, "_ready", set())
+    original = fast.k.fire.compile
+
+    def slow_compile(signature):
+        time.sleep(compile_seconds)
+        return original(signature)
+
+    monkeypatch.setattr(fast.k.fire, "compile", slow_compile)
+
+
+def test_a_slow_kernel_load_is_announced_a_quick_one_is_not(monkeypatch, caplog):
+    line = load_line(LINES[0])
+    fast.run_replication(line, 0.0, 600.0, 1, 0)  # compiled or loaded: ready in this process
+    caplog.set_level("INFO", logger="twin")
+    monkeypatch.setattr(fast, "COMPILE_NOTICE_AFTER", 0.5)
+    _reload_kernel(monkeypatch, 0.0)
+    fast.run_replication(line, 0.0, 600.0, 1, 0)
+    assert not [r for r in caplog.records if "compiling" in r.getMessage()]
+    _reload_kernel(monkeypatch, 2.0)
+    fast.run_replication(line, 0.0, 600.0, 1, 0)
+    assert [r for r in caplog.records if "compiling the fast engine's kernel" in r.getMessage()]

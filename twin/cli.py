@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -70,6 +71,26 @@ def _progress_bar(total: int, label: str):
 
     bar = tqdm(total=total, desc=label, unit="rep", file=sys.stderr, leave=False)
     return (lambda done: bar.update(done - bar.n)), bar.close
+
+
+class _TqdmHandler(logging.Handler):
+    """Log records as lines above the progress bar (tqdm redraws it below)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(self.format(record), file=sys.stderr)
+
+
+def _notices_on_terminal() -> None:
+    """twin's notices (a kernel being compiled) on stderr, on a terminal only, like the bars."""
+    logger = logging.getLogger("twin")
+    if not sys.stderr.isatty() or any(isinstance(h, _TqdmHandler) for h in logger.handlers):
+        return
+    handler = _TqdmHandler()
+    handler.setFormatter(logging.Formatter("twin: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def cmd_validate(args) -> int:
@@ -151,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(sys.stdout, "reconfigure"):  # a file name that is not UTF-8 is printed, escaped
         sys.stdout.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
+    _notices_on_terminal()
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return COMMANDS[args.command](args)

@@ -9,6 +9,7 @@ number of cores.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
@@ -31,6 +32,10 @@ from twin.results import ReplicationResult
 from twin.streams import seed_key
 
 __all__ = ["run_replication", "run_replications"]
+
+log = logging.getLogger(__name__)
+#: a kernel variant still loading after this many seconds is being compiled: say so
+COMPILE_NOTICE_AFTER = 3.0
 
 
 def run_replication(line: Line, warmup: float, duration: float, seed: int, replication: int,
@@ -130,7 +135,8 @@ def _arrays(compiled: CompiledLine, recording: bool) -> st.LineArrays:
 
 def _run_kernel(arrays: st.LineArrays, state: st.State, key, replication: int) -> int:
     """Call the kernel; the first call of each variant (`state.is_plain`) in a process
-    compiles it (or loads it from the cache) with the settings of :mod:`.codegen`."""
+    compiles it (or loads it from the cache) with the settings of :mod:`.codegen`, and logs
+    a notice if that takes long (a compile: a silent minute looks like a hang)."""
     variant = arrays.variant.ndim
     if variant in _ready:
         return k.run_kernel(arrays, state, key, replication)
@@ -138,11 +144,19 @@ def _run_kernel(arrays: st.LineArrays, state: st.State, key, replication: int) -
         if variant in _ready:
             return k.run_kernel(arrays, state, key, replication)
         int64, line_type, state_type = numba.types.int64, numba.typeof(arrays), numba.typeof(state)
-        with codegen.without_wraparound(), codegen.noalias_arguments():
-            k.fire.compile((line_type, state_type, int64, int64, int64, int64))
-            k.start.compile((line_type, state_type, numba.typeof(key), int64))
-            with codegen.inline_threshold(codegen.KERNEL_INLINE_THRESHOLD):
-                k.run_kernel.compile((line_type, state_type, numba.typeof(key), int64))
+        notice = threading.Timer(COMPILE_NOTICE_AFTER, log.info, (
+            "compiling the fast engine's kernel: the first run on this machine takes a minute or "
+            "two, later runs load it from numba's cache",))
+        notice.daemon = True
+        notice.start()
+        try:
+            with codegen.without_wraparound(), codegen.noalias_arguments():
+                k.fire.compile((line_type, state_type, int64, int64, int64, int64))
+                k.start.compile((line_type, state_type, numba.typeof(key), int64))
+                with codegen.inline_threshold(codegen.KERNEL_INLINE_THRESHOLD):
+                    k.run_kernel.compile((line_type, state_type, numba.typeof(key), int64))
+        finally:
+            notice.cancel()
         _ready.add(variant)
     return k.run_kernel(arrays, state, key, replication)
 
