@@ -404,6 +404,7 @@ def test_json_key_given_twice_is_a_problem(tmp_path):
     (lambda d: d["links"][0].__setitem__("from", "m2"), "links[0].from",
      "a node-link link names its ends `source` and `target`, not 'from'"),
     (lambda d: d["links"].append({"from": "m1", "to": "out"}), "links[3].source", "required: the id of a node"),
+    (lambda d: d.__setitem__("edges", []), "edges", "as `links` or as `edges`, not both"),
 ])
 def test_node_link_problems_are_placed(tmp_path, edit, path, fragment):
     doc = json.loads(json.dumps(nx.node_link_data(nx.DiGraph(graph_from_line(load_line(

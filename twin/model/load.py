@@ -361,6 +361,9 @@ def _check_node_link(doc: dict, edges: str, file: str) -> None:
     problems = []
     if not isinstance(doc.get("graph", {}), dict):
         problems.append(("graph", "expected a mapping of line attributes (line, products, ...)"))
+    if "links" in doc and "edges" in doc:  # which one is meant? networkx would read one only
+        problems.append(("edges", "a node-link file gives its edges as `links` or as `edges`, "
+                                  "not both"))
     nodes, links = doc["nodes"], doc[edges]
     if not isinstance(nodes, list) or not all(isinstance(n, dict) and "id" in n for n in nodes):
         problems.append(("nodes", "expected a list of nodes {id, kind, ...}"))

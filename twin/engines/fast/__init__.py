@@ -145,8 +145,8 @@ def _run_kernel(arrays: st.LineArrays, state: st.State, key, replication: int) -
             return k.run_kernel(arrays, state, key, replication)
         int64, line_type, state_type = numba.types.int64, numba.typeof(arrays), numba.typeof(state)
         notice = threading.Timer(COMPILE_NOTICE_AFTER, log.info, (
-            "compiling the fast engine's kernel: the first run on this machine takes a minute or "
-            "two, later runs load it from numba's cache",))
+            "compiling the fast engine's kernel (the first run on a machine: a few minutes; "
+            "later runs load it from the cache)",))
         notice.daemon = True
         notice.start()
         try:
