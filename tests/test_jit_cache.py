@@ -19,16 +19,21 @@ def test_stamp_changes_with_a_module_imported_indirectly(tmp_path, monkeypatch):
     (package / "__init__.py").write_text("")
     (package / "sub" / "__init__.py").write_text("")
     (package / "kern.py").write_text("from twin.sub import helpers\nimport numpy\n")
-    (package / "sub" / "helpers.py").write_text("from twin.low import SCALE\n")
+    (package / "sub" / "helpers.py").write_text(
+        "from twin.other import (X as Y,  # a comment\n    Z)\n"
+        "def f():\n    from twin.sub import \\\n        deep\n")  # a name on a continued line
+    (package / "sub" / "deep.py").write_text("import os, twin.low\n")
     low = package / "low.py"
     low.write_text("SCALE = 1.0\n")
     (package / "other.py").write_text("X = 1\n")
     monkeypatch.setattr(jit_cache, "PACKAGE", package)
     jit_cache._imported_modules.cache_clear()
     kern = package / "kern.py"
-    assert jit_cache.dependencies(kern) == sorted([kern, package / "sub" / "helpers.py", low])
+    (package / "unused.py").write_text("X = 1\n")
+    assert jit_cache.dependencies(kern) == sorted([
+        kern, package / "sub" / "helpers.py", package / "sub" / "deep.py", package / "other.py", low])
     before = jit_cache.source_stamp(kern)
-    (package / "other.py").write_text("X = 2\n")
+    (package / "unused.py").write_text("X = 2\n")
     assert jit_cache.source_stamp(kern) == before
     low.write_text("SCALE = 2.0\n")
     assert jit_cache.source_stamp(kern) != before

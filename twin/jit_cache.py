@@ -33,15 +33,16 @@ def _module_file(name: str) -> Path | None:
     return None
 
 
-#: ``from twin.a import b, c`` (names in parentheses may span lines) and ``import twin.a``
-_FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+(twin(?:\.\w+)*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)",
-                          re.MULTILINE)
-_IMPORT = re.compile(r"^[ \t]*import[ \t]+([^\n]*)", re.MULTILINE)
+#: ``from twin.a import b, c`` and ``import twin.a``; names in parentheses, or after a
+#: backslash at the end of a line, continue on the next lines
+_LIST = r"(\([^)]*\)|(?:[^\n]*\\\n)*[^\n]*)"
+_FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+(twin(?:\.\w+)*)[ \t]+import[ \t]+" + _LIST, re.MULTILINE)
+_IMPORT = re.compile(r"^[ \t]*import[ \t]+" + _LIST, re.MULTILINE)
 
 
 def _names(text: str) -> list[str]:
     """The imported names of an import list: ``(a as x,  # note\n b)`` -> a, b."""
-    text = re.sub(r"#[^\n]*", "", text).strip("() \t\n\\")
+    text = re.sub(r"#[^\n]*|\\\n|[()]", " ", text)
     return [item.split()[0] for item in text.split(",") if item.strip()]
 
 
