@@ -54,7 +54,7 @@ from twin.engines.fast.state import (
     CE_LAST, CE_PART, CE_PHASE, CE_TOOL, D_CODE, D_P0, D_P1, D_P2, F_DEADLOCK_TIME, F_NOW, F_W_END,
     F_W_START, I_AG_LEN, I_BLOCKED, I_COMPLETED, I_DEADLOCK, I_ERROR, I_EVENTS,
     I_EXITS_ON, I_FINISHED, I_FREE_PART, I_N_EXITS, I_N_LEAD, I_N_TRACE, I_NEXT_ID, I_RELEASED,
-    I_SCRAPPED, I_STARTED, I_TOKEN, I_TRACE_ON, I_WIP, IE_KIT, IE_NEED, IE_PRED, IF_AT, IF_FOR,
+    I_SCRAPPED, I_STARTED, I_TOKEN, I_TRACE_ON, I_WIP, IE_KIT, IE_NEED, IE_POS, IE_PRED, IF_AT, IF_FOR,
     MF_DUE, MF_REMAINING, MI_EVENT, MI_RUNNING, MI_TOKEN, MO_BASIS, MO_TTF, MO_TTF_STREAM, MO_TTR,
     MO_TTR_STREAM, N_ARRIVAL, N_CAL, N_CAL_END, N_CELL, N_IN, N_IN_END, N_KIND, N_LOAD, N_LOAD_RES,
     N_MODE, N_MODE_END, N_OUT, N_OUT_END, N_OUTPUT, N_ROUTE, N_SEQ, N_SEQ_END, N_STREAM,
@@ -830,15 +830,15 @@ def may_go(L, S, pred, p, target):
 def longest_waiting(L, S, n):
     """The blocked part `n` pulls: longest waiting; ties by in-edge order, then server.
 
-    Returns (predecessor, part slot), part -1 if none. The candidates come in
+    Returns (in-edge row, part slot), part -1 if none. The candidates come in
     in-edge order, then server order, so a tie on the waiting time keeps the
     earlier one.
     """
-    best_pred, best_part = NONE, NONE
+    best_edge, best_part = NONE, NONE
     best_time = 0.0
     per_input = general(L) and L.node[n, N_KIND] == K_ASSEMBLY  # room depends on the input
     if not per_input and not can_take(L, S, n, NONE):
-        return best_pred, best_part
+        return best_edge, best_part
     for r in range(L.node[n, N_IN], L.node[n, N_IN_END]):
         pred = L.in_edge[r, IE_PRED]
         if halted(S, pred) or (per_input and not can_take(L, S, n, pred)):
@@ -850,8 +850,8 @@ def longest_waiting(L, S, n):
                 continue
             t = S.part_f[p, PF_READY]
             if best_part < 0 or t < best_time:
-                best_pred, best_part, best_time = pred, p, t
-    return best_pred, best_part
+                best_edge, best_part, best_time = r, p, t
+    return best_edge, best_part
 
 
 @njit(**SMALL)
@@ -919,14 +919,10 @@ def try_in(L, S, n):
         return
     if general(L) and kind == K_ASSEMBLY:
         assemble(L, S, n)
-    pred, p = longest_waiting(L, S, n)
+    r, p = longest_waiting(L, S, n)
     while p >= 0:  # (the first search outside the loop: most find nothing)
-        first = L.node[pred, N_OUT]
-        k = 0
-        while L.out_target[first + k] != n:  # the first out-edge of pred into n
-            k += 1
-        move(L, S, pred, p, k)
-        pred, p = longest_waiting(L, S, n)
+        move(L, S, L.in_edge[r, IE_PRED], p, L.in_edge[r, IE_POS])  # (one edge per pair)
+        r, p = longest_waiting(L, S, n)
 
 
 @njit(**JIT)
