@@ -90,6 +90,32 @@ def test_calendar_with_half_off_halves_throughput(engine, where):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_the_robot_skips_the_request_of_a_node_that_is_off(engine):
+    """a asks the robot at 10 s to unload, while b loads (0-30 s); a is off from 20 s to
+    100 s. A halted node's request keeps its place but holds no one up: the robot idles at
+    30 s, b's next requests (45 s, 90 s) are granted at once, and a is unloaded when the
+    robot frees after a is back on (120 s). Granting a at 30 s, or keeping b waiting
+    behind a, would load b at 105 s instead."""
+    line = line_from_yaml("""
+line: robot-skips-off
+resources: [{id: robot, capacity: 1}]
+stations:
+  - {id: src_a, kind: source}
+  - {id: src_b, kind: source}
+  - {id: a, kind: machine, process_time: 10s, unload: {resource: robot, time: 5s},
+     calendar: {period: 10h, off: [[20s, 100s]]}}
+  - {id: b, kind: machine, process_time: 15s, load: {resource: robot, time: 30s}}
+  - {id: out, kind: sink}
+edges: [[src_a, a], [src_b, b], [a, out], [b, out]]
+""")
+    trace = simulate(line, 0.0, 200.0, 1, 1, engine=engine, trace=True)[0].trace
+    times = {(event, node): [row[0] for row in trace if row[1] == event and row[4] == node]
+             for event, node in (("load", "b"), ("unload", "a"))}
+    assert times[("load", "b")] == [0.0, 45.0, 90.0, 135.0, 180.0]
+    assert times[("unload", "a")] == [120.0, 165.0]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("where", ["b", "out"])
 def test_a_buffer_or_sink_with_its_own_calendar_stops_the_flow_through_it(engine, where):
     """A line calendar leaves buffers and sinks alone; their own stops them: no part reaches
