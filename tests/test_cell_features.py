@@ -148,6 +148,22 @@ def test_tool_change_every_n_adds_time_over_n_per_part(engine):
     assert kpis["stations"]["m"]["setup"]["mean"] == pytest.approx(120 / 720)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_each_server_counts_its_own_parts_for_the_tool_change(engine):
+    """Two servers, 60 s per part, a 30 s tool change every 2 parts of a server: both servers
+    start parts at 0 and 60 s and change tools together at 120 s and 270 s (counting the
+    machine's parts would change on server 0 at 60 s). 2 parts per server per 150 s: 96/h,
+    in setup 30 s of every 150 s."""
+    line = line_from_yaml(_single_machine(", servers: 2, tool_change: {every: 2, time: 30s}"))
+    trace = simulate(line, 0.0, 320.0, 1, 1, engine=engine, trace=True)[0].trace
+    assert [(row[0], row[5]) for row in trace if row[1] == "setup"] == [
+        (120.0, 0), (120.0, 1), (270.0, 0), (270.0, 1)]
+    kpis = run_kpis(line, warmup=600, duration=3600, replications=1, engine=engine)
+    assert kpis["line"]["throughput"]["mean"] == pytest.approx(96.0)
+    assert kpis["stations"]["m"]["setup"]["mean"] == pytest.approx(30 / 150)
+    assert kpis["stations"]["m"]["working"]["mean"] == pytest.approx(120 / 150)
+
+
 ASSEMBLY = """
 line: assembly
 products: [{id: housing, mix: 0.5}, {id: unit, mix: 0.5}]
