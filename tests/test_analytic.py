@@ -136,23 +136,13 @@ def test_deterministic_line_exact(engine):
     assert kpis["stations"]["b"]["full"]["mean"] == pytest.approx(1.0, abs=1e-9)
 
 
-
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_part_passing_a_buffer_in_no_time_sets_no_level(engine):
-    """Two 60 s machines end together every minute; m2's end comes first (scheduled first),
-    so m1's part enters the empty buffer and leaves it for m2 in the same instant. The buffer
-    never holds a part for any time: its maximum level is 0 (docs/semantics.md,
-    "Accounting"), while the line holds 2 parts all the time."""
-    line = line_from_yaml("""
-line: pass-through
-stations:
-  - {id: src, kind: source}
-  - {id: m1, kind: machine, process_time: 60s}
-  - {id: b, kind: buffer, capacity: 2}
-  - {id: m2, kind: machine, process_time: 60s}
-  - {id: out, kind: sink}
-edges: [[src, m1], [m1, b], [b, m2], [m2, out]]
-""")
+    """The deterministic line with m1 as fast as m2: both end a part every minute, m2 first
+    (its end was scheduled first), so m1's part enters the empty buffer and leaves it for m2
+    in the same instant. The buffer never holds a part for any time: its maximum level is 0
+    (docs/semantics.md, "Accounting"), while the line holds 2 parts all the time."""
+    line = line_from_yaml(DETERMINISTIC.replace("process_time: 50s", "process_time: 60s"))
     kpis = run_kpis(line, warmup=600, duration=3600, replications=1, engine=engine)
     b = kpis["stations"]["b"]
     assert b["occupancy_max"]["mean"] == 0
@@ -161,6 +151,7 @@ edges: [[src, m1], [m1, b], [b, m2], [m2, out]]
     assert kpis["line"]["wip_max"]["mean"] == 2
     assert kpis["line"]["wip_mean"]["mean"] == pytest.approx(2.0)
     assert kpis["line"]["throughput"]["mean"] == pytest.approx(60.0)
+
 
 SCRAP = """
 line: scrap
