@@ -179,6 +179,21 @@ def test_binomial_scrap(engine):
     assert kpis["stations"]["m"]["quality"]["mean"] == pytest.approx(1 - rate, abs=1e-12)
 
 
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_scrap_probability_one_scraps_every_part(engine):
+    """p = 1 is a probability (SPEC §3.3): every part is scrapped, none completes. The 30 s
+    machine ends processing at 30, 60, ..., 3600 s: 120 parts, all scrapped."""
+    line = line_from_yaml(SCRAP.replace("scrap: 0.1", "scrap: 1.0"))
+    kpis = run_kpis(line, warmup=0, duration=3600, replications=2, seed=3, engine=engine)
+    m, total = kpis["stations"]["m"], kpis["line"]
+    assert m["produced"]["per_replication"] == [120, 120]
+    assert m["scrapped"]["per_replication"] == [120, 120]
+    assert m["quality"]["mean"] == 0.0
+    assert total["completed"]["per_replication"] == [0, 0]
+    assert total["throughput"]["mean"] == 0.0
+    assert total["scrap_rate"]["mean"] == 1.0
+
 SINGLE_FAILING = """
 line: failing
 stations:

@@ -308,6 +308,21 @@ def test_unreadable_paths(tmp_path, name, fragment):
     assert info.value.problems[0].file == str(tmp_path / name)
 
 
+def test_a_path_too_long_to_open_is_a_read_problem(tmp_path):
+    """The file system refuses a name over 255 bytes: that is a problem of the input, reported
+    as one (not as an output that cannot be written)."""
+    path = tmp_path / ("x" * 300 + ".yaml")
+    with pytest.raises(InputError, match="cannot read the file: File name too long") as info:
+        load_line(path)
+    assert info.value.problems[0].file == str(path)
+
+
+def test_a_utf16_file_is_named_as_such(tmp_path):
+    path = tmp_path / "line.yaml"
+    path.write_bytes(LINE_YAML.encode("utf-16"))
+    with pytest.raises(InputError, match="UTF-16 text: save the file as UTF-8"):
+        load_line(path)
+
 def test_directory_is_not_a_line(tmp_path):
     (tmp_path / "dir.yaml").mkdir()
     with pytest.raises(InputError, match="directory"):

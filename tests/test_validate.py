@@ -21,7 +21,7 @@ BAD = Path(__file__).resolve().parent / "data" / "bad"
 CORPUS = [
     ("unknown_kind.yaml", "stations[1].kind", "unknown kind 'lathe'"),
     ("buffer_loop.yaml", "stations[1]", "form a loop of zero-time stations"),
-    ("zero_time_path.yaml", "stations[0]", "reaches a sink through zero-time stations only"),
+    ("zero_time_path.yaml", "stations[0]", "releases parts with no gap and reaches a sink (or a station"),
     ("unknown_distribution.yaml", "stations[1].process_time.dist", "unknown distribution 'poisson'"),
     ("bad_duration.yaml", "stations[1].process_time", "bad duration '52 sec'"),
     ("negative_duration.yaml", "stations[1].setup", "negative"),
@@ -90,7 +90,7 @@ def test_several_problems_are_reported_at_once():
         ("stations[1].servers", "from 1 to 100,000, got 0"),
         ("stations[2].capacity", "required"),
         ("stations[3].process_time.cv", "must be > 0"),
-        ("stations[3].scrap", "scrap probability in [0, 1)"),
+        ("stations[3].scrap", "scrap probability in [0, 1], got 1.2"),
         ("edges[3].p", "route: probability"),
     ]
     missing = [e for e in expected if not any(p.path == e[0] and e[1] in p.message for p in problems)]
@@ -166,8 +166,9 @@ def test_base_line_is_valid():
     ("b1", "capacity", 0, "stations[2].capacity", "from 1 to 100,000, got 0"),
     ("b1", "capacity", 10**23, "stations[2].capacity", "from 1 to 100,000, got 1000"),
     ("op10", "route", "random", "stations[1].route", "unknown routing policy 'random'"),
-    ("op10", "scrap", 1.0, "stations[1].scrap", "[0, 1)"),
-    ("op10", "scrap", "1%", "stations[1].scrap", "[0, 1)"),
+    ("op10", "scrap", 1.0000001, "stations[1].scrap", "[0, 1]"),
+    ("op10", "scrap", -0.1, "stations[1].scrap", "[0, 1]"),
+    ("op10", "scrap", "1%", "stations[1].scrap", "[0, 1]"),
     ("op10", "ideal_cycle_time", 0, "stations[1].ideal_cycle_time", "must be > 0"),
     ("op10", "ideal_cycle_time", {"c": "5s"}, "stations[1].ideal_cycle_time.c", "unknown product 'c'"),
     ("op10", "ideal_cycle_time", {"dist": "constant", "value": 5}, "stations[1].ideal_cycle_time", "not a distribution"),
@@ -246,6 +247,11 @@ def test_top_level_and_product_problems(edit, path, fragment):
     problems = check(edit)
     assert has(problems, path, fragment), problems
 
+
+def test_a_line_id_names_a_folder_so_it_is_at_most_100_characters():
+    assert check(lambda d: d.__setitem__("line", "a" * 100)) == []
+    (problem,) = check(lambda d: d.__setitem__("line", "a" * 101))
+    assert (problem[0], "at most 100 characters" in problem[1]) == ("line", True)
 
 def test_single_product_may_omit_mix_but_not_have_another_share():
     assert check(lambda d: d.__setitem__("products", [{"id": "only"}])) == []
@@ -424,6 +430,18 @@ def test_parts_released_endlessly_in_zero_time_are_a_problem(station_id, key, va
     assert [(p.path, "releases parts with no gap" in p.message) for p in exc.value.problems] == \
         [("stations[0]", True)]
 
+
+def test_a_zero_time_station_that_scraps_every_part_is_an_endless_release():
+    """scrap 1 ends every part at the station, as a sink would: with a process time of 0 the
+    saturated source would refill it forever at one instant."""
+    doc = yaml.safe_load(ZERO_TIME_LINE)
+    station(doc, "m").update(process_time=0, scrap=1.0)
+    with pytest.raises(InputError) as exc:
+        validate(doc, "zero.yaml")
+    assert [(p.path, "releases parts with no gap" in p.message) for p in exc.value.problems] == \
+        [("stations[0]", True)]
+    station(doc, "m")["scrap"] = 0.5  # half the parts go on to the conveyor, which takes time
+    validate(doc, "zero.yaml")
 
 @pytest.mark.parametrize("edit", [
     lambda doc: station(doc, "m").__setitem__("load", {"resource": "r", "time": "5s"}),

@@ -103,12 +103,12 @@ def _read_bytes(file: str) -> bytes:
     """The file's bytes, refused before reading when larger than MAX_FILE_BYTES, and read no
     further than that should it grow meanwhile or not tell its size (/proc)."""
     path = Path(file)
-    if path.exists() and not path.is_file() and not path.is_dir():  # a FIFO would block
-        raise InputError.single(file, "", "not a regular file (a pipe or a device?)")
     too_large = InputError.single(file, "", f"too large: more than {MAX_FILE_BYTES:,} bytes "
                                             f"({MAX_FILE_BYTES / 2**20:g} MiB), the most a line or "
                                             "scenario file may hold")
     try:
+        if path.exists() and not path.is_file() and not path.is_dir():  # a FIFO would block
+            raise InputError.single(file, "", "not a regular file (a pipe or a device?)")
         if path.stat().st_size > MAX_FILE_BYTES:
             raise too_large
         with path.open("rb") as f:
@@ -129,6 +129,8 @@ def _read_bytes(file: str) -> bytes:
 
 def _decode_text(data: bytes, file: str) -> str:
     """A YAML or JSON file's text: UTF-8, a byte order mark allowed."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise InputError.single(file, "", "UTF-16 text: save the file as UTF-8")
     if b"\0" in data:
         raise InputError.single(file, "", "binary file (contains NUL bytes): expected a text file")
     try:

@@ -26,6 +26,8 @@ from twin.model.types import (ASSEMBLY, BASES, BUFFER, CONVEYOR, KINDS, MACHINE,
 from twin.units import is_finite_number, parse_duration
 
 ID_PATTERN = re.compile(r"[a-z0-9_-]+")
+#: the longest line id, as for scenario ids: it names a folder (`twin sweep`'s default output)
+MAX_LINE_ID = 100
 TOLERANCE = 1e-9
 #: most places of one station (servers, capacity) or parts of one assembly input: the fast
 #: engine preallocates every place
@@ -93,6 +95,7 @@ class _Node:
     draws_mix: bool = False  # a source without sequence: its products are drawn from the mix
     timed: frozenset | None = None  # products a station's process time covers (None: not checked)
     instant: bool = False  # a station that can pass a part on in zero time
+    scraps_all: bool = False  # scrap 1: every part it processes leaves the system there
 
     @property
     def path(self) -> str:
@@ -145,6 +148,9 @@ def _line_id(raw: dict, problems: _Problems) -> str:
         problems.add("line", "required: the line id (lower-case letters, digits, '_' and '-')")
         return ""
     problem = _id_problem(raw["line"], "line")
+    if not problem and len(raw["line"]) > MAX_LINE_ID:
+        problem = (f"expected a line id of at most {MAX_LINE_ID} characters (it names the "
+                   f"sweep's output folder), got {len(raw['line'])}")
     if problem:
         problems.add("line", problem)
     return raw["line"]
@@ -268,7 +274,8 @@ def _station(i: int, spec, products: tuple[Product, ...], problems: _Problems):
             release.interarrival is None or release.interarrival.always_zero)
         draws_mix = kind == SOURCE and release is not None and not release.sequence
         node = _Node(sid, kind, i, route, releases, fields.get("output"), saturated, draws_mix,
-                     _timed_products(spec, kind, products), _instant(kind, fields))
+                     _timed_products(spec, kind, products), _instant(kind, fields),
+                     fields.get("scrap") == 1.0)
     if len(problems) > n_before:
         return None, node
     return Station(id=sid, kind=kind, **fields), node
@@ -689,8 +696,8 @@ def _failure_time(item: dict, key: str, what: str, path: str, problems: _Problem
 
 
 def _scrap(value, path: str, problems: _Problems) -> float:
-    if not is_finite_number(value) or not 0.0 <= value < 1.0:
-        problems.add(path, f"expected a scrap probability in [0, 1), got {_show(value)}")
+    if not is_finite_number(value) or not 0.0 <= value <= 1.0:
+        problems.add(path, f"expected a scrap probability in [0, 1], got {_show(value)}")
         return 0.0
     return float(value)
 
@@ -892,14 +899,15 @@ def _structure(nodes: dict[str, _Node], edges: list, products: tuple[Product, ..
 def _zero_time_paths(nodes: dict[str, _Node], graph: nx.DiGraph, saturated: set,
                      problems: _Problems) -> None:
     """A source releasing with no gap (saturated, or an interarrival time always 0) with a
-    path to a sink through zero-time stations would release endless parts at one instant,
-    and time would never advance."""
+    path through zero-time stations to a sink, or to a zero-time station that scraps every
+    part, would release endless parts at one instant, and time would never advance."""
     passive = {n for n, node in nodes.items() if node.instant or node.kind == SINK}
     for source in sorted(saturated, key=lambda n: nodes[n].index):
         reach = nx.descendants(graph.subgraph(passive | {source}), source)
-        if any(nodes[n].kind == SINK for n in reach):
+        if any(nodes[n].kind == SINK or nodes[n].scraps_all for n in reach):
             problems.add(nodes[source].path, f"source {source!r} releases parts with no gap and "
-                                             "reaches a sink through zero-time stations only "
+                                             "reaches a sink (or a station scrapping every part) "
+                                             "through zero-time stations only "
                                              "(buffers, or a process or travel time always 0): it "
                                              "would release parts endlessly in zero time (put a "
                                              "station that takes time on the way, or give it an "
