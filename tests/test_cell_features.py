@@ -116,6 +116,33 @@ edges: [[src_a, a], [src_b, b], [a, out], [b, out]]
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_a_later_window_opening_comes_after_a_failure_scheduled_before_it(engine):
+    """m is off 50-60 s of every 100 s; its calendar-basis clock (TTF 140 s) runs 0-50 s, then
+    resumes at 60 s with 90 s left: due at 150 s. The window opening at 150 s is scheduled
+    when the first window closes, after the clock resumed, so the failure comes first
+    (SPEC §3.2): down 150-180 s, off 150-160 s (off over down), working 160 s of 200 s, 16
+    parts (10-40 s, 60-140 s, and 180-200 s: the parts interrupted at 50 s and 150 s end
+    after the halt). The opening first would pause the clock at 150 s and fail at 160 s:
+    down 160-190 s, 15 parts."""
+    line = line_from_yaml("""
+line: opening-after-failure
+stations:
+  - {id: s, kind: source}
+  - id: m
+    kind: machine
+    process_time: 10s
+    calendar: {period: 100s, off: [[50s, 60s]]}
+    failures: [{name: f, basis: calendar, ttf: 140s, ttr: 30s}]
+  - {id: k, kind: sink}
+edges: [[s, m], [m, k]]
+""")
+    m = run_kpis(line, warmup=0, duration=200, replications=2, seed=1, engine=engine)["stations"]["m"]
+    assert m["produced"]["per_replication"] == [16, 16]
+    assert m["working"]["mean"] == pytest.approx(0.80)
+    assert m["down"]["mean"] == pytest.approx(0.10)
+    assert m["off"]["mean"] == pytest.approx(0.10)
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("where", ["b", "out"])
 def test_a_buffer_or_sink_with_its_own_calendar_stops_the_flow_through_it(engine, where):
     """A line calendar leaves buffers and sinks alone; their own stops them: no part reaches
