@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from twin.errors import InputError
-from twin.scenario import Criterion, apply_overrides, from_documents, judge, recovery_time, run_scenario
+from twin.scenario import (Criterion, apply_overrides, from_documents, judge, load_scenario, recovery_time,
+                           run_scenario)
 
 ONE_MACHINE = yaml.safe_load(textwrap.dedent("""
     line: one-machine
@@ -139,6 +140,12 @@ def test_bad_scenario_file_exits_2_without_writing(tmp_path, capsys, body, messa
     assert not out.exists() or not any(out.iterdir())
 
 
+def test_a_line_file_given_as_a_scenario_says_so(tmp_path):
+    path = tmp_path / "l.yaml"
+    path.write_text(yaml.safe_dump(ONE_MACHINE))
+    with pytest.raises(InputError, match="a line file, not a scenario"):
+        load_scenario(path)
+
 @pytest.mark.parametrize("text, fragment", [
     ("overrides: {stations.op99.capacity: 3}", "overrides.stations.op99.capacity: no item 'op99'"),
     ("overrides: {stations.b.capacity: -3}", "stations[2].capacity"),
@@ -180,6 +187,11 @@ def test_bad_scenario_file_exits_2_without_writing(tmp_path, capsys, body, messa
     ("replications: 1000000", "replications: at most 100,000, got 1,000,000"),
     ("duration: soon", "duration: bad duration"),
     ("colour: blue", "colour: unknown key"),
+    ("criteria: [{id: [C2], kpi: throughput, min: 3}]", "criteria[0].id: expected a text id such as C1"),
+    ("criteria: [{id: null, kpi: throughput, min: 3}]", "criteria[0].id: expected a text id"),
+    ("injections: [{at: 1h, station: m, down_for: 5min}]\n"
+     "criteria: [{kpi: recovery_time, injection: 0, window: 0s, max: 60}]",
+     "criteria[0].window: expected a window longer than 0 s"),
 ])
 def test_bad_scenarios_name_the_field(text, fragment):
     found = problems(f"scenario: s\nline: l.yaml\n{text}\n")

@@ -90,6 +90,9 @@ def load_scenario(path: str | Path) -> Scenario:
     raw = read_document(file)
     base = Path(file).resolve().parent
     line_ref = raw.get("line")
+    if "stations" in raw and "scenario" not in raw:
+        raise InputError.single(file, "", "a line file, not a scenario: give a scenario file "
+                                          "(SPEC §4), which names its line file under `line`")
     if not isinstance(line_ref, str) or not line_ref:
         raise InputError.single(file, "line", "expected the path of a line file (relative to this file)")
     line_file = str((base / line_ref))
@@ -297,7 +300,10 @@ def _criteria(specs, line: Line, injections, horizon: float, add) -> tuple[Crite
         for key in spec:
             if key not in _CRITERION_KEYS:
                 add(f"{path}.{key}", f"unknown key (expected: {', '.join(_CRITERION_KEYS)})")
-        cid = str(spec.get("id", f"C{i + 1}"))
+        cid = spec.get("id", f"C{i + 1}")
+        if isinstance(cid, bool) or not isinstance(cid, (str, int)) or not str(cid).strip():
+            add(f"{path}.id", f"expected a text id such as C{i + 1}, got {cid!r}")
+        cid = str(cid)
         if cid in seen:
             add(f"{path}.id", f"duplicate criterion id {cid!r}")
         seen.add(cid)
@@ -325,6 +331,9 @@ def _criteria(specs, line: Line, injections, horizon: float, add) -> tuple[Crite
                               injection=spec.get("injection"),
                               window=_duration(spec, "window", DEFAULT_RECOVERY_WINDOW,
                                                lambda p, m: add(f"{path}.{p}", m)))
+        if criterion.window <= 0:
+            add(f"{path}.window", "expected a window longer than 0 s (deliveries are compared over "
+                                  "it), e.g. 15min")
         misplaced = (("station", "stat") if criterion.kpi in PAIRED_KPIS else ("injection", "window"))
         for key in misplaced:
             if key in spec:

@@ -19,6 +19,7 @@ Layout (see docs/evidence.md)::
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import json
@@ -79,14 +80,21 @@ def write_bundle(outcome, out_dir: str | Path, langs=("en",), sign_key=None) -> 
     doc = build_document(outcome)
     name = bundle_name(outcome.scenario.id, doc["hashes"]["results_sha256"])
     out_dir = Path(out_dir)
+    created = [folder for folder in (out_dir, *out_dir.parents) if not folder.exists()]
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / f".twin-tmp-{name}-{secrets.token_hex(4)}"
     try:
-        tmp.mkdir()
-        write_contents(tmp, outcome, doc, tuple(langs), name, sign_key)
-        _move_into_place(tmp, out_dir / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)  # already gone once moved into place
+        try:
+            tmp.mkdir()
+            write_contents(tmp, outcome, doc, tuple(langs), name, sign_key)
+            _move_into_place(tmp, out_dir / name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # already gone once moved into place
+    except BaseException:  # an error or an interrupt: leave no folder this call made
+        for folder in created:  # innermost first; rmdir leaves a folder something else filled
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     return out_dir / name
 
 
