@@ -420,6 +420,11 @@ def test_json_key_given_twice_is_a_problem(tmp_path):
      "a node-link link names its ends `source` and `target`, not 'from'"),
     (lambda d: d["links"].append({"from": "m1", "to": "out"}), "links[3].source", "required: the id of a node"),
     (lambda d: d.__setitem__("edges", []), "edges", "as `links` or as `edges`, not both"),
+    (lambda d: d.__setitem__("directed", "yes"), "directed", "expected true or false, got 'yes'"),
+    (lambda d: d["graph"].__setitem__("stations", [{"id": "ghost", "kind": "source"}]), "stations",
+     "graph attribute 'stations' is not read: the graph's nodes give the stations"),
+    (lambda d: d["graph"].__setitem__("edges", [["ghost", "src"]]), "edges",
+     "graph attribute 'edges' is not read"),
 ])
 def test_node_link_problems_are_placed(tmp_path, edit, path, fragment):
     doc = json.loads(json.dumps(nx.node_link_data(nx.DiGraph(graph_from_line(load_line(
@@ -477,9 +482,18 @@ def merged_graphml(tmp_path) -> str:
      "line 21: edge None -> 'm1': the edge has no source attribute"),
     ('<edge source="m1" target="m2" />', '<edge source="src" target="m1" />',
      "line 22: edge 'src' -> 'm1': given twice (first at line 21)"),
+    ('<data key="d1">sink</data>', '<graph><node id="inner" /></graph>',
+     "line 19: a second <graph>: a line file holds one graph"),
+    ('  </graph>', '  </graph>\n  <graph edgedefault="directed" />', "line 26: a second <graph>"),
+    ('<data key="d1">sink</data>', '<data key="d1">sink</data><port name="p" />', "line 19: a <port> element"),
+    ('<data key="d1">sink</data>', '<data key="zz">sink</data>',
+     "line 19: data for key 'zz', which no <key> declares"),
+    ('attr.name="kind" attr.type="string"', 'attr.name="kind" attr.type="quaternion"',
+     "line 4: key 'd1' has attr.type 'quaternion'"),
 ])
 def test_graphml_structure_problems_name_the_line_and_the_ids(tmp_path, old, new, message):
-    """networkx would merge the two nodes, add the unknown one, or make a multigraph."""
+    """networkx would merge the two nodes, add the unknown one, make a multigraph, skip the
+    nested or second graph and the port, or fail without saying where."""
     text = merged_graphml(tmp_path)
     assert old in text
     with pytest.raises(InputError) as exc:

@@ -253,6 +253,17 @@ def test_a_line_id_names_a_folder_so_it_is_at_most_100_characters():
     (problem,) = check(lambda d: d.__setitem__("line", "a" * 101))
     assert (problem[0], "at most 100 characters" in problem[1]) == ("line", True)
 
+@pytest.mark.parametrize("stations", ["missing", None, {"load": {}}, "load", []])
+def test_a_missing_stations_list_is_one_problem_not_one_per_edge_end(stations):
+    def edit(doc):
+        if stations == "missing":
+            del doc["stations"]
+        else:
+            doc["stations"] = stations
+    found = check(edit)
+    assert [path for path, _ in found if path.startswith("stations")] and \
+        not [path for path, _ in found if path.startswith("edges")], found
+
 def test_single_product_may_omit_mix_but_not_have_another_share():
     assert check(lambda d: d.__setitem__("products", [{"id": "only"}])) == []
     problems = check(lambda d: d.__setitem__("products", [{"id": "only", "mix": 0.5}]))

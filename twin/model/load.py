@@ -37,6 +37,10 @@ MAX_FILE_BYTES = 64 * 2**20
 #: graph attributes networkx's GraphML reader adds by itself (not part of the line)
 _NETWORKX_GRAPH_ATTRS = ("node_default", "edge_default")
 GRAPHML_NS = "http://graphml.graphdrawing.org/xmlns"
+#: the attribute types GraphML declares (networkx's reader knows no others)
+GRAPHML_TYPES = ("boolean", "int", "long", "float", "double", "string")
+#: GraphML elements networkx's reader skips: a line has no ports, hyperedges or nested graphs
+GRAPHML_UNSUPPORTED = ("port", "hyperedge", "endpoint", "locator")
 _XML_ENCODING = re.compile(rb"""(?:\xef\xbb\xbf)?<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z][\w.:-]*)["']""")
 #: attributes never JSON-decoded from strings (free text may start with "[")
 _TEXT_ATTRS = ("description",)
@@ -245,11 +249,29 @@ def _check_graphml(data: bytes, file: str) -> None:
     declarations, which GraphML never needs; external ones would be left undefined) stop here."""
     nodes: dict[str, int] = {}
     edges: list[tuple[str | None, str | None, int]] = []
+    keys: set[str | None] = set()
+    graphs: list[int] = []
     problems: list[str] = []
     parser = expat.ParserCreate(namespace_separator=" ")
 
     def start(name: str, attrs: dict) -> None:
         line = parser.CurrentLineNumber
+        element = name.removeprefix(f"{GRAPHML_NS} ")
+        if element in GRAPHML_UNSUPPORTED or (element == "graph" and graphs):
+            what = "a second <graph>" if element == "graph" else f"a <{element}> element"
+            problems.append(f"GraphML error at line {line}: {what}: a line file holds one graph "
+                            "of nodes and edges")
+        if element == "graph":
+            graphs.append(line)
+        elif element == "key":
+            keys.add(attrs.get("id"))
+            kind = attrs.get("attr.type", "string")
+            if kind not in GRAPHML_TYPES:
+                problems.append(f"GraphML error at line {line}: key {attrs.get('id')!r} has "
+                                f"attr.type {kind!r}: expected one of {', '.join(GRAPHML_TYPES)}")
+        elif element == "data" and attrs.get("key") not in keys:
+            problems.append(f"GraphML error at line {line}: data for key {attrs.get('key')!r}, "
+                            "which no <key> declares (keys come first in the file)")
         if name == f"{GRAPHML_NS} node":
             node = attrs.get("id")
             if node in nodes:
@@ -363,6 +385,9 @@ def _check_node_link(doc: dict, edges: str, file: str) -> None:
     problems = []
     if not isinstance(doc.get("graph", {}), dict):
         problems.append(("graph", "expected a mapping of line attributes (line, products, ...)"))
+    for key in ("directed", "multigraph"):
+        if key in doc and not isinstance(doc[key], bool):
+            problems.append((key, f"expected true or false, got {doc[key]!r}"))
     if "links" in doc and "edges" in doc:  # which one is meant? networkx would read one only
         problems.append(("edges", "a node-link file gives its edges as `links` or as `edges`, "
                                   "not both"))
@@ -444,6 +469,10 @@ def raw_from_graph(G, file: str = "<graph>") -> dict:
             return value
 
     raw: dict = {}
+    for key in ("stations", "edges"):
+        if key in G.graph:
+            problems.append(Problem(file, key, f"graph attribute {key!r} is not read: the graph's "
+                                               f"{'nodes' if key == 'stations' else 'edges'} give the {key}"))
     for key in ("line", "description", "products"):
         if key in G.graph:
             raw[key] = decode(str(key), key, G.graph[key])
