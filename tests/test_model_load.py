@@ -109,6 +109,49 @@ def test_every_file_form_gives_the_same_line(form, tmp_path, yaml_line):
     assert line.source_file.endswith(("line.yml", "line.json", "line.graphml"))
 
 
+LISTED_ORDER = """\
+line: listed
+stations:
+  - {id: a, kind: source}
+  - {id: b, kind: source}
+  - {id: m, kind: machine, process_time: 10s}
+  - {id: out, kind: sink}
+edges: [[b, m], [a, m], [m, out]]
+"""
+
+LISTED_GRAPHML = """<?xml version='1.0' encoding='utf-8'?>
+<graphml xmlns="http://graphml.graphdrawing.org/xmlns">
+  <key id="k" for="node" attr.name="kind" attr.type="string" />
+  <key id="t" for="node" attr.name="process_time" attr.type="string" />
+  <key id="l" for="graph" attr.name="line" attr.type="string" />
+  <graph edgedefault="directed">
+    <node id="a"><data key="k">source</data></node>
+    <node id="b"><data key="k">source</data></node>
+    <node id="m"><data key="k">machine</data><data key="t">10s</data></node>
+    <node id="out"><data key="k">sink</data></node>
+    <edge source="b" target="m" />
+    <edge source="a" target="m" />
+    <edge source="m" target="out" />
+    <data key="l">listed</data>
+  </graph>
+</graphml>
+"""
+
+
+def test_edges_keep_the_order_every_file_form_lists_them(tmp_path):
+    """The order edges are listed decides routing and the pull rule's ties (SPEC §3.2), so a
+    node-link or GraphML file's edges keep their order, as a YAML file's do, and are not
+    regrouped by source node (networkx's `G.edges` would put a -> m first)."""
+    doc = yaml.safe_load(LISTED_ORDER)
+    node_link = {"directed": True, "multigraph": False, "graph": {"line": "listed"},
+                 "nodes": [{"id": s.pop("id"), **s} for s in doc["stations"]],
+                 "links": [{"source": u, "target": v} for u, v in doc["edges"]]}
+    forms = [_write(tmp_path / "l.yaml", LISTED_ORDER), _write(tmp_path / "l.json", json.dumps(node_link)),
+             _write(tmp_path / "l.graphml", LISTED_GRAPHML)]
+    for path in forms:
+        line = load_line(path)
+        assert [(e.source, e.target) for e in line.edges] == [("b", "m"), ("a", "m"), ("m", "out")], path
+
 def test_networkx_graph_gives_the_same_line(yaml_line):
     G = nx.DiGraph(line="test-cell", description="[draft] two products, rework loop, conveyor",
                    products=[{"id": "shaft-a", "mix": 0.7}, {"id": "shaft-b", "mix": 0.3}])

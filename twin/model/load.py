@@ -68,7 +68,8 @@ def read_document(path) -> dict:
             file, "", f"unknown file type {suffix or '(none)'!r}: expected .yaml, .yml, .json or .graphml")
     data = _read_bytes(file)
     if suffix in GRAPHML_SUFFIXES:  # in the encoding its XML declaration names
-        return raw_from_graph(_parse_graphml(data, file), file)
+        graph, edge_order = _parse_graphml(data, file)
+        return raw_from_graph(graph, file, edge_order)
     text = _decode_text(data, file)
     doc = _parse_json(text, file) if suffix in JSON_SUFFIXES else _parse_yaml(text, file)
     _check_text(doc, file)
@@ -79,7 +80,9 @@ def read_document(path) -> dict:
             file, "", f"expected a mapping at the top level (line, stations, edges), "
                       f"got {_type_name(doc)}")
     if suffix in JSON_SUFFIXES and "nodes" in doc and ("links" in doc or "edges" in doc):
-        return raw_from_graph(_node_link_graph(doc, file), file)
+        links = doc["links" if "links" in doc else "edges"]
+        return raw_from_graph(_node_link_graph(doc, file), file,
+                              [(e["source"], e["target"]) for e in links])
     return doc
 
 
@@ -233,15 +236,16 @@ def _parse_json(text: str, file: str):
         raise InputError.single(file, "", f"JSON error: {exc}") from None
 
 
-def _parse_graphml(data: bytes, file: str) -> nx.Graph:
-    _check_graphml(data, file)
+def _parse_graphml(data: bytes, file: str) -> tuple[nx.Graph, list[tuple[str, str]]]:
+    """The graph and its edges in the file's order."""
+    order = _check_graphml(data, file)
     try:
-        return nx.read_graphml(io.BytesIO(data))
+        return nx.read_graphml(io.BytesIO(data)), order
     except Exception as exc:  # noqa: BLE001 - NetworkXError, KeyError, ValueError...
         raise InputError.single(file, "", f"GraphML error: {_graphml_bad_value(data) or exc}") from None
 
 
-def _check_graphml(data: bytes, file: str) -> None:
+def _check_graphml(data: bytes, file: str) -> list[tuple[str, str]]:
     """What networkx's GraphML reader lets pass or reports without a place, each problem with
     its line: a node id given twice (networkx merges the nodes), an edge without both ends or
     naming a node not declared (networkx adds one), an edge given twice. A syntax error, bytes
@@ -300,6 +304,7 @@ def _check_graphml(data: bytes, file: str) -> None:
     problems += _graphml_edge_problems(edges, nodes)
     if problems:
         raise InputError([Problem(file, "", message) for message in problems])
+    return [(source, target) for source, target, _ in edges]
 
 
 def _xml_encoding(data: bytes) -> str | None:
@@ -434,14 +439,16 @@ def _link_problems(path: str, link: dict, ids: dict) -> list[tuple[str, str]]:
     return problems
 
 
-def raw_from_graph(G, file: str = "<graph>") -> dict:
+def raw_from_graph(G, file: str = "<graph>", edge_order=None) -> dict:
     """The raw line document of a `networkx.DiGraph`.
 
     Graph attributes ``line``, ``description``, ``products`` (and any other,
     which validation then reports as unknown) become top-level keys; each node
     becomes a station ``{id: node, **attrs}`` in G's node order; each edge an
-    edge ``{from, to, **attrs}`` in ``G.edges`` order, which keeps each node's
-    out-edges in insertion order (the routing order).
+    edge ``{from, to, **attrs}`` in `edge_order` (the (from, to) pairs in the order a
+    node-link or GraphML file lists them, as a YAML file's edges: the routing order and the
+    pull rule's tie order both follow the file), else in ``G.edges`` order, which keeps each
+    node's out-edges in insertion order (the routing order).
 
     GraphML can only hold scalar attribute values, so a string value that
     starts with ``{`` or ``[`` is decoded as JSON: nested specs such as
@@ -488,11 +495,12 @@ def raw_from_graph(G, file: str = "<graph>") -> dict:
                                                                f"the graph itself gives the {what}"))
         return {**given, **{k: decode(f"{path}.{k}", k, v) for k, v in attrs.items() if k not in given}}
 
+    edges = G.edges(data=True) if edge_order is None else [(u, v, G.edges[u, v]) for u, v in edge_order]
     raw["stations"] = [item(f"stations[{i}]", {"id": _python_value(node)}, f"station id ({node!r})", attrs)
                        for i, (node, attrs) in enumerate(G.nodes(data=True))]
     raw["edges"] = [item(f"edges[{k}]", {"from": _python_value(u), "to": _python_value(v)},
                          f"edge's ends ({u!r} -> {v!r})", attrs)
-                    for k, (u, v, attrs) in enumerate(G.edges(data=True))]
+                    for k, (u, v, attrs) in enumerate(edges)]
     if problems:
         raise InputError(problems)
     return raw
