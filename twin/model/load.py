@@ -37,8 +37,6 @@ MAX_FILE_BYTES = 64 * 2**20
 #: graph attributes networkx's GraphML reader adds by itself (not part of the line)
 _NETWORKX_GRAPH_ATTRS = ("node_default", "edge_default")
 GRAPHML_NS = "http://graphml.graphdrawing.org/xmlns"
-#: the attribute types GraphML declares (networkx's reader knows no others)
-GRAPHML_TYPES = ("boolean", "int", "long", "float", "double", "string")
 #: GraphML elements networkx's reader skips: a line has no ports, hyperedges or nested graphs
 GRAPHML_UNSUPPORTED = ("port", "hyperedge", "endpoint", "locator")
 _XML_ENCODING = re.compile(rb"""(?:\xef\xbb\xbf)?<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z][\w.:-]*)["']""")
@@ -270,9 +268,9 @@ def _check_graphml(data: bytes, file: str) -> list[tuple[str, str]]:
         elif element == "key":
             keys.add(attrs.get("id"))
             kind = attrs.get("attr.type", "string")
-            if kind not in GRAPHML_TYPES:
+            if kind not in _GRAPHML_TYPES:
                 problems.append(f"GraphML error at line {line}: key {attrs.get('id')!r} has "
-                                f"attr.type {kind!r}: expected one of {', '.join(GRAPHML_TYPES)}")
+                                f"attr.type {kind!r}: expected one of {', '.join(_GRAPHML_TYPES)}")
         elif element == "data" and attrs.get("key") not in keys:
             problems.append(f"GraphML error at line {line}: data for key {attrs.get('key')!r}, "
                             "which no <key> declares (keys come first in the file)")

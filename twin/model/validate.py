@@ -748,9 +748,8 @@ def _edges(raw: dict, nodes: dict[str, _Node], pids: tuple[str, ...], problems: 
                               f"got {_show(spec)}")
         return [], False
     edges, first, refs_ok = [], {}, True
-    stations_given = bool(raw.get("stations")) and isinstance(raw["stations"], list)
     for k, item in enumerate(spec):
-        edge = _edge(k, item, nodes, pids, stations_given, problems)
+        edge = _edge(k, item, nodes, pids, problems)
         if edge is None:
             refs_ok = False
             continue
@@ -764,10 +763,9 @@ def _edges(raw: dict, nodes: dict[str, _Node], pids: tuple[str, ...], problems: 
     return edges, refs_ok
 
 
-def _edge(k: int, spec, nodes: dict[str, _Node], pids: tuple[str, ...], stations_given: bool,
-          problems: _Problems):
-    """The edge, or None; an end naming no station is a problem only if there is a list of
-    stations (without one, `stations` is the one problem, not every edge end)."""
+def _edge(k: int, spec, nodes: dict[str, _Node], pids: tuple[str, ...], problems: _Problems):
+    """The edge, or None; an end naming no station is a problem only if some station is known
+    (without any, `stations` is the one problem, not every edge end)."""
     path = f"edges[{k}]"
     shape = "expected [from, to] or a mapping {from, to, p, products}"
     if isinstance(spec, (list, tuple)):
@@ -789,7 +787,7 @@ def _edge(k: int, spec, nodes: dict[str, _Node], pids: tuple[str, ...], stations
             problems.add(f"{path}.{end}", number_id_problem(name, "station")
                          or f"expected a station id, got {_show(name)}")
         elif name not in nodes:
-            if stations_given:
+            if nodes:
                 problems.add(f"{path}.{end}", f"unknown node {name!r}: no station has this id")
         else:
             continue
