@@ -170,3 +170,19 @@ def test_notices_go_to_a_terminal_above_the_bar_and_nowhere_else(monkeypatch, ca
     finally:
         logger.handlers[:] = handlers
         logger.setLevel(logging.NOTSET)
+
+
+def test_sigterm_stops_a_long_single_replication_run(good_file):
+    """`kill -TERM` during a replication that would run for days ends it at once: exit 143,
+    no traceback. (The signal is raised on another thread than the main one, as `kill` may
+    deliver it; the kernel runs on a pool thread and stops within `EVENTS_PER_CALL` events.)"""
+    script = ("import signal, sys, threading\n"
+              "from twin.cli import main\n"
+              "main(sys.argv[1:3] + ['--duration', '1h', '--json'])\n"  # the kernel loaded first
+              "threading.Timer(1.0, signal.raise_signal, (signal.SIGTERM,)).start()\n"
+              "raise SystemExit(main(sys.argv[1:]))\n")
+    result = subprocess.run([sys.executable, "-c", script, "run", str(good_file), "--duration",
+                             "100000000h", "--replications", "1", "--json"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 143
+    assert "Traceback" not in result.stderr

@@ -335,6 +335,52 @@ def test_replications_are_submitted_only_a_few_ahead_of_their_results():
         results.close()  # the caller stopped (an exception, Ctrl-C)
     assert len(started) <= 4
 
+def test_a_stop_request_ends_a_running_replication():
+    """Another thread's stop request (what an interrupted run sends) ends a replication that
+    would run for a day, with `RunStopped`, after at most `EVENTS_PER_CALL` events; one set
+    before the start lets it run no further than that."""
+    import threading
+
+    line = serial_line(3)
+    fast.run_replication(line, 0.0, 3600.0, 1, 0)  # the kernel loaded before the clock starts
+    stopped = threading.Event()
+    stopped.set()
+    with pytest.raises(fast.RunStopped, match=r"after \d+ events") as info:
+        fast.run_replication(line, 0.0, 1e10, 1, 0, stop=stopped)
+    assert 0 < int(str(info.value).split()[-2]) <= fast.EVENTS_PER_CALL
+    stop, outcome = threading.Event(), []
+
+    def long_run():
+        try:
+            fast.run_replication(line, 0.0, 1e10, 1, 0, stop=stop)
+        except fast.RunStopped as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=long_run)
+    worker.start()
+    time.sleep(0.5)
+    stop.set()
+    worker.join(timeout=120)
+    assert not worker.is_alive() and len(outcome) == 1
+
+
+def test_a_run_in_slices_gives_the_same_result():
+    """The kernel pauses every `EVENTS_PER_CALL` events and resumes where it stopped: with
+    slices of a few events the results are those of one call."""
+    line = serial_line(3)
+    for trace in (False, True):  # the plain and the general variant
+        whole = fast.run_replication(line, 600.0, 4 * 3600.0, 5, 2, trace=trace)
+        original = fast.EVENTS_PER_CALL
+        try:
+            fast.EVENTS_PER_CALL = 7
+            sliced = fast.run_replication(line, 600.0, 4 * 3600.0, 5, 2, trace=trace)
+        finally:
+            fast.EVENTS_PER_CALL = original
+        assert whole.events > 50 * 7
+        assert_results_equal(whole, sliced)
+        assert sliced.trace == whole.trace
+
+
 def test_simulate_selects_fast_engine():
     from twin.engines import simulate
 

@@ -16,7 +16,7 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import numba
 import numpy as np
@@ -31,20 +31,26 @@ from twin.model.types import Injection, Line
 from twin.results import ReplicationResult
 from twin.streams import seed_key
 
-__all__ = ["run_replication", "run_replications"]
+__all__ = ["RunStopped", "run_replication", "run_replications"]
 
 log = logging.getLogger(__name__)
 #: a kernel variant still loading after this many seconds is being compiled: say so
 COMPILE_NOTICE_AFTER = 3.0
+#: the events one kernel call runs at most (about 0.1 s) before it returns to check for a stop
+EVENTS_PER_CALL = 1 << 20
+#: how often (seconds) a run waiting for its replications lets Python handle a signal
+SIGNAL_CHECK_EVERY = 0.1
 
 
 def run_replication(line: Line, warmup: float, duration: float, seed: int, replication: int,
                     trace: bool = False, injections: tuple[Injection, ...] = (),
-                    exits: bool = False) -> ReplicationResult:
+                    exits: bool = False, stop: threading.Event | None = None) -> ReplicationResult:
     """Simulate one replication of `line` on the fast engine.
 
     `injections` are deterministic outages (scheduled at time 0, after the
     sources' first parts); with `exits` every sink arrival time is returned.
+    Another thread may set `stop` to end the run within `EVENTS_PER_CALL`
+    events: it raises `RunStopped`.
     """
     compiled = compile_line(line)
     arrays = _arrays(compiled, recording=trace or exits)
@@ -55,10 +61,7 @@ def run_replication(line: Line, warmup: float, duration: float, seed: int, repli
     while True:
         state = st.new_state(arrays, float(warmup), float(warmup + duration), outages, bool(trace),
                              bool(exits), agenda, trace_rows)
-        status = _run_kernel(arrays, state, key, int(replication))
-        while status == k.NEED_ROOM:
-            state = st.grow(state)
-            status = _run_kernel(arrays, state, key, int(replication))
+        state = _run_to_end(arrays, state, key, int(replication), stop)
         error = int(state.ints[st.I_ERROR])
         if error == k.ERR_AGENDA_FULL:  # deterministic: a rerun repeats the same events
             agenda *= 4
@@ -84,18 +87,25 @@ def run_replications(line: Line, warmup: float, duration: float, seed: int, repl
     streams: the list is the same whatever the number of workers. With
     `trace`, replication 0 records its event log; `progress` is called with
     the number of replications finished so far, in order.
+
+    The replications run on pool threads even with one worker, so that the
+    calling thread stays free to take Ctrl-C or SIGTERM (Python runs signal
+    handlers there only); when it is interrupted, or a replication fails,
+    the replications under way stop within `EVENTS_PER_CALL` events.
     """
     compile_line(line)  # once, before the threads share it
+    stop = threading.Event()
 
     def one(r: int) -> ReplicationResult:
         return run_replication(line, warmup, duration, seed, r, trace=trace and r == 0,
-                               injections=injections, exits=exits)
+                               injections=injections, exits=exits, stop=stop)
 
-    workers = min(workers or os.cpu_count() or 1, replications)
-    if workers <= 1:
-        return collect(map(one, range(replications)), progress)
+    workers = max(1, min(workers or os.cpu_count() or 1, replications))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return collect(_in_order(pool, one, range(replications), 2 * workers), progress)
+        try:
+            return collect(_in_order(pool, one, range(replications), 2 * workers), progress)
+        finally:  # (before the pool waits for its threads)
+            stop.set()
 
 
 def _in_order(pool: ThreadPoolExecutor, fn: Callable, items: Iterable, ahead: int) -> Iterator:
@@ -107,12 +117,25 @@ def _in_order(pool: ThreadPoolExecutor, fn: Callable, items: Iterable, ahead: in
         for item in items:
             pending.append(pool.submit(fn, item))
             if len(pending) >= ahead:
-                yield pending.popleft().result()
+                yield _when_done(pending.popleft())
         while pending:
-            yield pending.popleft().result()
+            yield _when_done(pending.popleft())
     finally:  # an exception or Ctrl-C: what has not started is not run
         for future in pending:
             future.cancel()
+
+
+def _when_done(future: Future):
+    """The future's result, waited for in steps of `SIGNAL_CHECK_EVERY` seconds: a signal
+    (SIGTERM from `kill`) may be delivered to any thread, but Python runs its handler on the
+    main thread only, when that thread is not blocked (a wait for ever would hold it back)."""
+    while not future.done():
+        wait((future,), timeout=SIGNAL_CHECK_EVERY)
+    return future.result()
+
+
+class RunStopped(Exception):
+    """A replication ended early because its run was asked to stop (`run_replication`'s `stop`)."""
 
 
 _first_call = threading.Lock()
@@ -131,6 +154,22 @@ def _arrays(compiled: CompiledLine, recording: bool) -> st.LineArrays:
     if plain not in packed:
         packed[plain] = st.line_arrays(compiled, plain=plain)
     return packed[plain]
+
+
+def _run_to_end(arrays: st.LineArrays, state: st.State, key, replication: int,
+                stop: threading.Event | None) -> st.State:
+    """Run the kernel until it is done or fails, `EVENTS_PER_CALL` events per call: between
+    calls, give the state more room when it lacks it, and raise `RunStopped` if `stop` is set
+    (the kernel cannot see a Python object; a run of days stops within a fraction of a second)."""
+    while True:
+        state.ints[st.I_PAUSE_AT] = state.ints[st.I_EVENTS] + EVENTS_PER_CALL
+        status = _run_kernel(arrays, state, key, replication)
+        if status == k.NEED_ROOM:
+            state = st.grow(state)
+        elif status != k.PAUSED:
+            return state
+        if stop is not None and stop.is_set():
+            raise RunStopped(f"replication {replication} stopped after {state.ints[st.I_EVENTS]} events")
 
 
 def _run_kernel(arrays: st.LineArrays, state: st.State, key, replication: int) -> int:

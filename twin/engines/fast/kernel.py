@@ -52,8 +52,8 @@ from twin.engines.fast import events as evl
 from twin.engines.fast.codegen import JIT
 from twin.engines.fast.state import (
     CE_LAST, CE_PART, CE_PHASE, CE_TOOL, D_CODE, D_P0, D_P1, D_P2, F_DEADLOCK_TIME, F_NOW, F_W_END,
-    F_W_START, I_AG_LEN, I_BLOCKED, I_COMPLETED, I_DEADLOCK, I_ERROR, I_EVENTS,
-    I_EXITS_ON, I_FINISHED, I_FREE_PART, I_N_EXITS, I_N_LEAD, I_N_TRACE, I_NEXT_ID, I_RELEASED,
+    F_W_START, I_AG_LEN, I_BLOCKED, I_COMPLETED, I_DEADLOCK, I_ERROR, I_EVENTS, I_EXITS_ON,
+    I_FINISHED, I_FREE_PART, I_N_EXITS, I_N_LEAD, I_N_TRACE, I_NEXT_ID, I_PAUSE_AT, I_RELEASED,
     I_SCRAPPED, I_STARTED, I_TOKEN, I_TRACE_ON, I_WIP, IE_KIT, IE_NEED, IE_POS, IE_PRED, IF_AT, IF_FOR,
     MF_DUE, MF_REMAINING, MI_EVENT, MI_RUNNING, MI_TOKEN, MO_BASIS, MO_TTF, MO_TTF_STREAM, MO_TTR,
     MO_TTR_STREAM, N_ARRIVAL, N_CAL, N_CAL_END, N_CELL, N_IN, N_IN_END, N_KIND, N_LOAD, N_LOAD_RES,
@@ -95,9 +95,10 @@ TRACE_EVENTS = ("create", "enter", "setup", "start", "done", "scrap", "exit", "f
 (T_CREATE, T_ENTER, T_SETUP, T_START, T_DONE, T_SCRAP, T_EXIT, T_FAIL, T_REPAIR, T_DEADLOCK,
  T_READY, T_DOWN, T_UP, T_OFF, T_ON, T_LOAD, T_UNLOAD, T_ASSEMBLE) = _codes(18)
 # what run_kernel returns
-DONE, NEED_ROOM, FAILED = range(3)
-# ints[I_ERROR]: why a run stopped early (its result is void)
-ERR_NONE, ERR_AGENDA_FULL, ERR_TRACE_FULL, ERR_NO_EDGE, ERR_CAPACITY = range(5)
+DONE, NEED_ROOM, FAILED, PAUSED = range(4)
+# ints[I_ERROR]: why a run stopped early (its result is void); ERR_PAUSE is no error: `fire` ends
+# the event loop with it after ints[I_PAUSE_AT] events (the loop tests I_ERROR anyway)
+ERR_NONE, ERR_AGENDA_FULL, ERR_TRACE_FULL, ERR_NO_EDGE, ERR_CAPACITY, ERR_PAUSE = range(6)
 #: free places of a sink for shortest_queue (SPEC §3.6.7: unlimited)
 UNLIMITED = 1 << 62
 
@@ -306,7 +307,8 @@ def run_kernel(L, S, seed_key, replication):
     """Simulate one replication from its state (fresh, or after ``NEED_ROOM``).
 
     Returns ``DONE`` (the window is over or a deadlock stopped the run; state
-    times are closed), ``NEED_ROOM`` (call `state.grow`, then this again) or
+    times are closed), ``NEED_ROOM`` (call `state.grow`, then this again),
+    ``PAUSED`` (``ints[I_PAUSE_AT]`` events are done: call this again) or
     ``FAILED`` (``ints[I_ERROR]`` says why; after ``ERR_AGENDA_FULL`` or
     ``ERR_TRACE_FULL`` run again from scratch with more room).
     """
@@ -332,6 +334,9 @@ def run_kernel(L, S, seed_key, replication):
                 S.part_i[arg, PI_EVENT] = -1
         fire(L, S, kind, ev.data[slot, evl.EV_NODE], arg, ev.data[slot, evl.EV_TOKEN])
         evl.drop(ev)
+    if S.ints[I_ERROR] == ERR_PAUSE:
+        S.ints[I_ERROR] = ERR_NONE
+        return PAUSED
     if S.ints[I_ERROR] != ERR_NONE:
         return FAILED
     acc.close(S.ns, S.nt, S.la, L.places, L.measured, S.ints[I_WIP], S.floats[F_W_START], w_end)
@@ -391,6 +396,8 @@ def fire(L, S, kind, n, arg, token):
     if not valid:  # a cancelled event
         return
     S.ints[I_EVENTS] += 1
+    if S.ints[I_EVENTS] == S.ints[I_PAUSE_AT]:  # back to the caller, which may stop the run
+        S.ints[I_ERROR] = ERR_PAUSE
     work_agenda(L, S)
     if general(L) and L.cyclic and S.ints[I_BLOCKED] != 0:
         check_deadlock(L, S)
