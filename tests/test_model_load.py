@@ -152,6 +152,29 @@ def test_edges_keep_the_order_every_file_form_lists_them(tmp_path):
         line = load_line(path)
         assert [(e.source, e.target) for e in line.edges] == [("b", "m"), ("a", "m"), ("m", "out")], path
 
+@pytest.mark.parametrize("form", ["node-link", "node-link-links", "graphml"])
+def test_a_graph_file_problem_names_the_field_as_the_file_does(form, tmp_path):
+    """`stations[2].servers` of a node-link file is its `nodes[2].servers`, `edges[1].p` its
+    `links[1].p` (or `edges[1].p`); in GraphML, the node's and the edge's own elements."""
+    graph = graph_from_line(load_line(_write(tmp_path / "src.yaml", LINE_YAML)))
+    node = list(graph.nodes)[2]
+    source, target = list(graph.edges)[1]
+    graph.nodes[node]["servers"] = 0
+    graph.edges[source, target]["p"] = "x"
+    if form == "graphml":
+        write_graphml(graph, tmp_path / "g.graphml")
+        path = tmp_path / "g.graphml"
+        expected = [f'<node id="{node}">.servers', f'<edge source="{source}" target="{target}">.p']
+    else:
+        edges = "links" if form == "node-link-links" else "edges"
+        path = _write(tmp_path / "g.json", json.dumps(nx.node_link_data(graph, edges=edges)))
+        expected = ["nodes[2].servers", f"{edges}[1].p"]
+    with pytest.raises(InputError) as info:
+        load_line(path)
+    assert [p.path for p in info.value.problems] == expected
+    assert "whole number" in info.value.problems[0].message
+
+
 def test_networkx_graph_gives_the_same_line(yaml_line):
     G = nx.DiGraph(line="test-cell", description="[draft] two products, rework loop, conveyor",
                    products=[{"id": "shaft-a", "mix": 0.7}, {"id": "shaft-b", "mix": 0.3}])

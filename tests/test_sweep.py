@@ -166,6 +166,18 @@ def test_a_bad_point_stops_everything_before_anything_is_written(line_file, tmp_
     assert not out.exists()
 
 
+def test_a_bad_point_of_a_graphml_line_names_the_node_as_the_file_does(line_file, tmp_path):
+    """The point's document is a copy of the file's, which still names fields as GraphML does."""
+    from twin.model.load import graph_from_line, write_graphml
+
+    graphml = tmp_path / "line.graphml"
+    write_graphml(graph_from_line(load_line(line_file)), graphml)
+    with pytest.raises(InputError) as exc:
+        sw.build_sweep(graphml, sw.parse_params(["stations.b.capacity=0,2"]), sw.resolve_settings())
+    (problem,) = exc.value.problems
+    assert problem.path == '<node id="b">.capacity' and "whole number" in problem.message
+
+
 # ----------------------------------------------------------------------------- outputs
 def test_csv_columns_follow_the_spec(line_file, tmp_path):
     out = tmp_path / "out"

@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 from xml.etree import ElementTree
 from xml.parsers import expat
+from xml.sax.saxutils import quoteattr
 
 import networkx as nx
 import numpy as np
@@ -67,7 +68,7 @@ def read_document(path) -> dict:
     data = _read_bytes(file)
     if suffix in GRAPHML_SUFFIXES:  # in the encoding its XML declaration names
         graph, edge_order = _parse_graphml(data, file)
-        return raw_from_graph(graph, file, edge_order)
+        return raw_from_graph(graph, file, edge_order, naming=GRAPHML)
     text = _decode_text(data, file)
     doc = _parse_json(text, file) if suffix in JSON_SUFFIXES else _parse_yaml(text, file)
     _check_text(doc, file)
@@ -78,9 +79,9 @@ def read_document(path) -> dict:
             file, "", f"expected a mapping at the top level (line, stations, edges), "
                       f"got {_type_name(doc)}")
     if suffix in JSON_SUFFIXES and "nodes" in doc and ("links" in doc or "edges" in doc):
-        links = doc["links" if "links" in doc else "edges"]
+        edges = "links" if "links" in doc else "edges"
         return raw_from_graph(_node_link_graph(doc, file), file,
-                              [(e["source"], e["target"]) for e in links])
+                              [(e["source"], e["target"]) for e in doc[edges]], naming=edges)
     return doc
 
 
@@ -437,7 +438,35 @@ def _link_problems(path: str, link: dict, ids: dict) -> list[tuple[str, str]]:
     return problems
 
 
-def raw_from_graph(G, file: str = "<graph>", edge_order=None) -> dict:
+#: `raw_from_graph`'s naming for a GraphML file (a node-link file's is its edge list's key)
+GRAPHML = "graphml"
+
+
+class GraphDocument(dict):
+    """The raw line document of a graph file, which knows how the file names its stations
+    and edges: `validate` reports ``stations[3].servers`` of a node-link file as
+    ``nodes[3].servers``, of a GraphML file as ``<node id="op02">.servers``."""
+
+    def __init__(self, raw: dict, list_names: dict[str, str], item_names: dict[str, list[str]]):
+        super().__init__(raw)
+        self.list_names, self.item_names = list_names, item_names
+
+    def file_path(self, path: str) -> str:
+        """A field path of the line document (``edges[2].p``) as the file names that field."""
+        match = _LIST_ITEM.match(path)
+        if match is None:
+            return path
+        kind, index = match[1], match[2]
+        if index is None:
+            return self.list_names[kind] + path[match.end():]
+        names = self.item_names[kind]
+        return (names[int(index)] if int(index) < len(names) else match[0]) + path[match.end():]
+
+
+_LIST_ITEM = re.compile(r"(stations|edges)(?:\[(\d+)\])?(?=$|[.\[])")
+
+
+def raw_from_graph(G, file: str = "<graph>", edge_order=None, naming: str | None = None) -> dict:
     """The raw line document of a `networkx.DiGraph`.
 
     Graph attributes ``line``, ``description``, ``products`` (and any other,
@@ -453,6 +482,10 @@ def raw_from_graph(G, file: str = "<graph>", edge_order=None) -> dict:
     ``process_time``, ``failures`` or ``products`` may be stored as JSON text
     (``'{"dist": "lognormal", "mean": "52s", "cv": 0.08}'``). ``description``
     is never decoded. :func:`write_graphml` writes a graph that way.
+
+    With `naming` (``"links"`` or ``"edges"`` for a node-link file, `GRAPHML`)
+    the document is a `GraphDocument`, so that problems name fields as the file
+    does; so do the problems found here.
 
     A MultiDiGraph or an undirected graph raises InputError.
     """
@@ -494,14 +527,29 @@ def raw_from_graph(G, file: str = "<graph>", edge_order=None) -> dict:
         return {**given, **{k: decode(f"{path}.{k}", k, v) for k, v in attrs.items() if k not in given}}
 
     edges = G.edges(data=True) if edge_order is None else [(u, v, G.edges[u, v]) for u, v in edge_order]
-    raw["stations"] = [item(f"stations[{i}]", {"id": _python_value(node)}, f"station id ({node!r})", attrs)
+    lists, names = _file_names(G, edges, naming)
+    raw["stations"] = [item(names["stations"][i], {"id": _python_value(node)},
+                            f"station id ({node!r})", attrs)
                        for i, (node, attrs) in enumerate(G.nodes(data=True))]
-    raw["edges"] = [item(f"edges[{k}]", {"from": _python_value(u), "to": _python_value(v)},
+    raw["edges"] = [item(names["edges"][k], {"from": _python_value(u), "to": _python_value(v)},
                          f"edge's ends ({u!r} -> {v!r})", attrs)
                     for k, (u, v, attrs) in enumerate(edges)]
     if problems:
         raise InputError(problems)
-    return raw
+    return raw if naming is None else GraphDocument(raw, lists, names)
+
+
+def _file_names(G, edges: list, naming: str | None) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """How the file names its lists of stations and edges, and each station and edge."""
+    if naming == GRAPHML:
+        return {"stations": "graph", "edges": "graph"}, {
+            "stations": [f"<node id={quoteattr(str(node))}>" for node in G.nodes],
+            "edges": [f"<edge source={quoteattr(str(u))} target={quoteattr(str(v))}>"
+                      for u, v, _ in edges]}
+    stations, links = ("nodes", naming) if naming is not None else ("stations", "edges")
+    return {"stations": stations, "edges": links}, {
+        "stations": [f"{stations}[{i}]" for i in range(len(G))],
+        "edges": [f"{links}[{k}]" for k in range(len(edges))]}
 
 
 def _python_value(value):

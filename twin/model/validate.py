@@ -66,12 +66,13 @@ EDGE_KEYS = ("from", "to", "p", "products")
 class _Problems:
     """The problems found so far in one file."""
 
-    def __init__(self, file: str):
+    def __init__(self, file: str, file_path=None):
         self.file = file
+        self.file_path = file_path or (lambda path: path)  # a graph file's names of fields
         self.items: list[Problem] = []
 
     def add(self, path: str, message: str) -> None:
-        self.items.append(Problem(self.file, path, message))
+        self.items.append(Problem(self.file, self.file_path(path), message))
 
     def extend(self, path: str, sub_problems: list[tuple[str, str]]) -> None:
         for sub, message in sub_problems:
@@ -104,7 +105,7 @@ class _Node:
 
 def validate(raw: dict, file: str) -> Line:
     """Check a raw line document; return the Line or raise InputError with every problem."""
-    problems = _Problems(file)
+    problems = _Problems(file, getattr(raw, "file_path", None))
     if not isinstance(raw, dict):
         raise InputError.single(file, "", f"expected a mapping with line, stations and edges, "
                                           f"got {_show(raw)}")
