@@ -186,3 +186,13 @@ def test_sigterm_stops_a_long_single_replication_run(good_file):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 143
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("argv", [["run", "LINE", "--duration", "-1h"], ["run", "LINE", "--warmup", "-30min"],
+                                  ["sweep", "LINE", "--param", "stations.b.capacity=2", "--duration", "-1h"]])
+def test_a_negative_duration_after_a_space_is_reported_as_negative(argv, good_file, capsys):
+    """`--duration -1h` is a negative duration, not a missing value (argparse's own reading)."""
+    with pytest.raises(SystemExit) as exc:
+        main([str(good_file) if a == "LINE" else a for a in argv])
+    assert exc.value.code == 2
+    assert "is negative" in capsys.readouterr().err

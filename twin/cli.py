@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import sys
 
@@ -17,7 +18,14 @@ EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but usage errors exit 2 with one line (never a traceback)."""
+    """argparse, but usage errors exit 2 with one line (never a traceback), and a value that
+    starts with a minus and a digit is a value: `--duration -1h` is a negative duration (so
+    reported), not a missing one followed by an unknown option `-1h` (argparse reads only
+    plain numbers such as `-5` so; no twin option looks like `-<digit>`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-\d")
 
     def error(self, message: str):
         self.print_usage(sys.stderr)
