@@ -563,3 +563,25 @@ def test_a_mix_draw_never_picks_a_product_without_share():
     thresholds = validate(doc, "base.yaml").mix_thresholds()
     assert thresholds == (0.3, float("inf"), float("inf"))
     assert int(np.searchsorted(thresholds, 1 - 1e-12, side="right")) == 1
+
+
+MAPS_FOR_LISTS = """\
+line: maps
+products: {a: {mix: 0.5}, b: {mix: 0.5}}
+resources: {robot: 1}
+stations:
+  - {id: src, kind: source, release: {sequence: [a, b]}}
+  - {id: m1, kind: machine, process_time: {a: 10s, b: 12s}, setup_matrix: {a: {b: 5s}},
+     load: {resource: robot, time: 2s}}
+  - {id: out, kind: sink}
+edges: [[src, m1], {from: m1, to: out, products: [a, b]}]
+"""
+
+
+def test_products_or_resources_written_as_a_map_are_one_problem_each(tmp_path):
+    """A map where a list belongs is one problem, not also one per reference to its ids."""
+    path = tmp_path / "maps.yaml"
+    path.write_text(MAPS_FOR_LISTS)
+    problems = problems_of(path)
+    assert [p.path for p in problems] == ["products", "resources"], "\n".join(map(str, problems))
+    assert "got a map" in problems[0].message

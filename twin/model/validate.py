@@ -174,6 +174,10 @@ def _products(spec, problems: _Problems) -> tuple[Product, ...]:
     """The line's products; ids that could be read are kept even when other fields are bad."""
     if spec is None:
         return (Product(DEFAULT_PRODUCT, 1.0),)
+    if _is_map_of_ids(spec):
+        problems.add("products", "expected a list of {id, mix}, got a map: write each product as "
+                                 "`- {id: ..., mix: ...}`")
+        return tuple(Product(pid, 0.0) for pid in spec)  # its ids, for the references to them
     if not isinstance(spec, list) or not spec:
         problems.add("products", "expected a non-empty list of {id, mix} "
                                  "(or leave products out for one product 'part')")
@@ -198,6 +202,12 @@ def _products(spec, problems: _Problems) -> tuple[Product, ...]:
             first[pid] = j
             products.append(Product(pid, 0.0 if mix is None else mix))
     return tuple(products)
+
+
+def _is_map_of_ids(spec) -> bool:
+    """A map keyed by ids where a list of items with `id` belongs (`products`, `resources`):
+    one problem, and its keys taken as the ids, so that references to them are no news."""
+    return isinstance(spec, dict) and bool(spec) and all(isinstance(key, str) for key in spec)
 
 
 def _mix(item: dict, n_products: int, path: str, problems: _Problems) -> float | None:
@@ -598,6 +608,10 @@ def _calendar(spec, path: str, problems: _Problems) -> Calendar | None:
 def _resources(spec, problems: _Problems) -> tuple[Resource, ...]:
     if spec is None:
         return ()
+    if _is_map_of_ids(spec):
+        problems.add("resources", "expected a list of {id, capacity}, got a map: write each "
+                                  "resource as `- {id: ..., capacity: ...}`")
+        return tuple(Resource(rid, 1) for rid in spec)  # its ids, for the references to them
     if not isinstance(spec, list):
         problems.add("resources", f"expected a list of {{id, capacity}}, got {_show(spec)}")
         return ()
