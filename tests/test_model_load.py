@@ -542,6 +542,7 @@ def merged_graphml(tmp_path) -> str:
 
 @pytest.mark.parametrize("old, new, message", [
     ('<node id="m2">', '<node id="m1">', "line 14: node id 'm1' given twice (first at line 10)"),
+    ('<node id="m2">', '<node>', "line 14: a <node> without an id"),
     ('target="out" />', 'target="nowhere" />',
      "line 23: edge 'm2' -> 'nowhere': unknown target node 'nowhere': no <node> has this id"),
     ('<edge source="src" target="m1" />', '<edge target="m1" />',

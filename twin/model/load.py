@@ -246,10 +246,11 @@ def _parse_graphml(data: bytes, file: str) -> tuple[nx.Graph, list[tuple[str, st
 
 def _check_graphml(data: bytes, file: str) -> list[tuple[str, str]]:
     """What networkx's GraphML reader lets pass or reports without a place, each problem with
-    its line: a node id given twice (networkx merges the nodes), an edge without both ends or
-    naming a node not declared (networkx adds one), an edge given twice. A syntax error, bytes
-    the declared encoding cannot decode, an encoding the parser cannot read or a DOCTYPE (entity
-    declarations, which GraphML never needs; external ones would be left undefined) stop here."""
+    its line: a node without an id, a node id given twice (networkx merges the nodes), an edge
+    without both ends or naming a node not declared (networkx adds one), an edge given twice.
+    A syntax error, bytes the declared encoding cannot decode, an encoding the parser cannot
+    read or a DOCTYPE (entity declarations, which GraphML never needs; external ones would be
+    left undefined) stop here."""
     nodes: dict[str, int] = {}
     edges: list[tuple[str | None, str | None, int]] = []
     keys: set[str | None] = set()
@@ -277,7 +278,10 @@ def _check_graphml(data: bytes, file: str) -> list[tuple[str, str]]:
                             "which no <key> declares (keys come first in the file)")
         if name == f"{GRAPHML_NS} node":
             node = attrs.get("id")
-            if node in nodes:
+            if node is None:
+                problems.append(f"GraphML error at line {line}: a <node> without an id: each "
+                                "station is a node with its id")
+            elif node in nodes:
                 problems.append(f"GraphML error at line {line}: node id {node!r} given twice "
                                 f"(first at line {nodes[node]}): each station is one node")
             nodes.setdefault(node, line)
