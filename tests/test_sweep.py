@@ -87,7 +87,7 @@ def test_param_values_are_yaml_scalars():
 
 
 @pytest.mark.parametrize("text", ["stations.b.capacity", "=1,2", "stations..capacity=1", "a.b=",
-                                  "a.b=1,,2", "a.b=[1", "a.b={x: 1}", "a.b=1,1"])
+                                  "a.b=1,,2", "a.b=[1", "a.b={x: 1}", "a.b=1,1", "a.b=" + "9" * 5000])
 def test_bad_param_names_the_option_and_the_text(text):
     with pytest.raises(InputError) as exc:
         sw.parse_params([text])

@@ -131,6 +131,8 @@ def parse_param(text: str) -> Param:
             value = yaml.safe_load(item)
         except yaml.YAMLError:
             raise bad(f"value {item!r} is not a YAML scalar") from None
+        except ValueError:  # an integer of over 4300 digits (Python's limit for reading one)
+            raise bad(f"value {item[:20]}... ({len(item)} characters) is a number too long to read") from None
         if not isinstance(value, (bool, int, float, str)) or (
                 isinstance(value, float) and not math.isfinite(value)):
             raise bad(f"value {item!r} is not a YAML scalar (a number, a duration or a word)")
