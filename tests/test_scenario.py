@@ -253,6 +253,8 @@ def test_lost_output_of_one_deterministic_machine(engine):
      "criteria[0].stat: does not apply"),
     ("criteria: [{id: C1, kpi: throughput, injection: 0, min: 3}]",
      "criteria[0].injection: does not apply"),
+    ("criteria: [{id: C1, kpi: lost_output, injection: 0, window: 1min, max: 3}]",
+     "criteria[0].window: does not apply"),
     ("injections: [{at: 20h, station: m, down_for: 5min}]", "injections[0].at: starts at or after"),
     ("injections: [{at: 2h, station: m, down_for: 0s}]", "injections[0].down_for: must be greater"),
 ])
@@ -326,3 +328,36 @@ def test_recovery_from_an_outage_that_outlasts_the_run_cannot_be_judged():
                      "injections: [{at: 50min, station: m, down_for: 2h}]\n"
                      "criteria: [{id: C, kpi: recovery_time, injection: 0, max: 1min}]\n")
     assert any("criteria[0].injection: injection 0 lasts to the end of the run" in p for p in found), found
+
+
+def test_a_buffer_criterion_without_stat_reads_the_mean_where_only_that_exists():
+    """SPEC §5: without `stat` a criterion reads `K`, or `K_mean` where only that exists, for a
+    buffer's `occupancy` as for the line's `wip`."""
+    sc = scenario("""
+        scenario: s
+        line: l.yaml
+        warmup: 0s
+        duration: 2h
+        replications: 2
+        criteria:
+          - {id: OCC, kpi: occupancy, station: b, max: 3}
+          - {id: WIP, kpi: wip, max: 10}
+    """)
+    assert [c.key for c in sc.criteria] == ["occupancy_mean", "wip_mean"]
+    outcome = run_scenario(sc, engine="reference")
+    by_id = {c["id"]: c for c in outcome.criteria}
+    assert by_id["OCC"]["measured"] == outcome.kpis["stations"]["b"]["occupancy_mean"]["mean"]
+    assert by_id["WIP"]["measured"] == outcome.kpis["line"]["wip_mean"]["mean"]
+
+
+@pytest.mark.parametrize("key, value, fragment", [
+    ("criteria", "0", "criteria: expected a list"), ("criteria", "false", "criteria: expected a list"),
+    ("criteria", "''", "criteria: expected a list"), ("injections", "0", "injections: expected a list"),
+    ("overrides", "false", "overrides: expected a mapping"), ("overrides", "''", "overrides: expected a mapping"),
+])
+def test_a_list_or_mapping_given_as_0_false_or_empty_text_is_a_problem(key, value, fragment):
+    """Only an absent or null (`criteria:`) list means none: `criteria: 0` is no list of criteria,
+    and a scenario with it must not pass as one without criteria."""
+    found = problems(f"scenario: s\nline: l.yaml\n{key}: {value}\n")
+    assert any(fragment in p for p in found), found
+    assert scenario("scenario: s\nline: l.yaml\ncriteria:\ninjections:\noverrides:\n").criteria == ()

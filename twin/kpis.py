@@ -26,6 +26,15 @@ STATION_KEYS = STATES + ("availability", "performance", "quality", "oee", "produ
 BUFFER_KEYS = ("occupancy_mean", "occupancy_max", "full", "empty")
 
 
+def criterion_key(kpi: str, station: str | None, stat: str | None) -> str:
+    """The KPI key a criterion reads (SPEC §5): `kpi_stat`; without a stat `kpi`, or `kpi_mean`
+    where only that exists (the line's `wip`, a buffer's `occupancy`)."""
+    if stat:
+        return f"{kpi}_{stat}"
+    keys = LINE_KEYS if station is None else BUFFER_KEYS
+    return f"{kpi}_mean" if kpi not in keys and f"{kpi}_mean" in keys else kpi
+
+
 def _ratio(num: float, den: float) -> float:
     return num / den if den > 0 else 0.0
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from twin.engines import MAX_REPLICATIONS
 from twin.errors import InputError, Problem
-from twin.kpis import LINE_KEYS, aggregate, summarize
+from twin.kpis import LINE_KEYS, aggregate, criterion_key, summarize
 from twin.model.load import read_document
 from twin.model.types import PROCESSING_KINDS, Injection, Line
 from twin.model.validate import number_id_problem, text_field, validate
@@ -54,11 +54,7 @@ class Criterion:
     @property
     def key(self) -> str:
         """The KPI key it reads: `kpi_stat`, or `kpi` (or `kpi_mean` where only that exists)."""
-        if self.stat:
-            return f"{self.kpi}_{self.stat}"
-        if self.station is None and self.kpi not in LINE_KEYS and f"{self.kpi}_mean" in LINE_KEYS:
-            return f"{self.kpi}_mean"
-        return self.kpi
+        return criterion_key(self.kpi, self.station, self.stat)
 
 
 @dataclass(frozen=True)
@@ -105,6 +101,13 @@ def load_scenario(path: str | Path) -> Scenario:
     return _with_hashes(scenario, file, line_file)
 
 
+def given(raw: dict, key: str, empty):
+    """`raw[key]`, or `empty` when it is absent or null (`criteria:` with nothing after it); a
+    0, false or '' is given, and reported as not a list or mapping, not read as none."""
+    value = raw.get(key)
+    return empty if value is None else value
+
+
 def _with_hashes(scenario: Scenario, file: str, line_file: str) -> Scenario:
     from dataclasses import replace
 
@@ -123,7 +126,7 @@ def from_documents(raw: dict, file: str, line_raw: dict, line_file: str) -> Scen
         add("scenario", "expected a scenario id of at most 100 characters (it names the bundle)")
     requirement = text_field(raw, "requirement", add)
     text_field(raw, "description", add)
-    resolved = apply_overrides(line_raw, raw.get("overrides") or {}, file, problems)
+    resolved = apply_overrides(line_raw, given(raw, "overrides", {}), file, problems)
     line = None
     try:
         line = validate(resolved, line_file if not raw.get("overrides") else f"{line_file} (with overrides of {file})")
@@ -135,8 +138,8 @@ def from_documents(raw: dict, file: str, line_raw: dict, line_file: str) -> Scen
         add("duration", "must be greater than 0")
     replications = _integer(raw, "replications", 10, add, minimum=1, maximum=MAX_REPLICATIONS)
     seed = _integer(raw, "seed", 1, add)
-    injections = _injections(raw.get("injections") or [], line, warmup + duration, add) if line else ()
-    criteria = _criteria(raw.get("criteria") or [], line, injections, warmup + duration, add) if line else ()
+    injections = _injections(given(raw, "injections", []), line, warmup + duration, add) if line else ()
+    criteria = _criteria(given(raw, "criteria", []), line, injections, warmup + duration, add) if line else ()
     if problems:
         raise InputError(problems)
     return Scenario(id=scenario_id, file=file, line=line, line_file=line_file,
@@ -334,7 +337,8 @@ def _criteria(specs, line: Line, injections, horizon: float, add) -> tuple[Crite
         if criterion.window <= 0:
             add(f"{path}.window", "expected a window longer than 0 s (deliveries are compared over "
                                   "it), e.g. 15min")
-        misplaced = (("station", "stat") if criterion.kpi in PAIRED_KPIS else ("injection", "window"))
+        misplaced = ((("station", "stat", "window") if criterion.kpi == "lost_output" else ("station", "stat"))
+                     if criterion.kpi in PAIRED_KPIS else ("injection", "window"))
         for key in misplaced:
             if key in spec:
                 add(f"{path}.{key}", f"does not apply to kpi {criterion.kpi!r}")

@@ -41,7 +41,7 @@ from twin.kpis import LINE_KEYS, replication_kpis, summarize
 from twin.model.load import read_document
 from twin.model.types import Line
 from twin.model.validate import validate
-from twin.scenario import Scenario, apply_overrides, from_documents, judge, run_scenario
+from twin.scenario import Scenario, apply_overrides, from_documents, given, judge, run_scenario
 
 #: the defaults of `twin run` (SPEC §7), used where neither option nor scenario says otherwise
 RUN_DEFAULTS = {"warmup": 3600.0, "duration": 8 * 3600.0, "replications": 10, "seed": 1,
@@ -186,7 +186,7 @@ def build_sweep(line_file: str | Path, params: tuple[Param, ...], settings: Sett
     base = read_document(line_file)
     problems: list[Problem] = []
     if scenario is not None:
-        base = apply_overrides(base, scenario.raw.get("overrides") or {}, scenario.file, problems)
+        base = apply_overrides(base, given(scenario.raw, "overrides", {}), scenario.file, problems)
     if problems:
         raise InputError(problems)
     base_line = validate(base, line_file)

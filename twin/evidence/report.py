@@ -18,7 +18,7 @@ from html import escape
 
 from twin.evidence.i18n import Text
 from twin.evidence.timeline import Incident
-from twin.kpis import LINE_KEYS
+from twin.kpis import criterion_key
 from twin.scenario import PAIRED_KPIS
 
 #: plot file stems in page order (plots/<stem>.png)
@@ -125,13 +125,7 @@ class _Formatter:
 
 def _criterion_key(c: dict) -> str:
     """The KPI key a criterion reads (as `twin.scenario.Criterion.key`; paired KPIs by name)."""
-    if c["kpi"] in PAIRED_KPIS:
-        return c["kpi"]
-    if c.get("stat"):
-        return f"{c['kpi']}_{c['stat']}"
-    if c.get("station") is None and c["kpi"] not in LINE_KEYS and f"{c['kpi']}_mean" in LINE_KEYS:
-        return f"{c['kpi']}_mean"
-    return c["kpi"]
+    return criterion_key(c["kpi"], c.get("station"), c.get("stat"))
 
 
 def _table(head: list[str], rows: list[list[tuple[str, str]]], cls: str = "") -> str:
