@@ -252,6 +252,21 @@ def test_added_links_and_folders_are_named(bundle, tmp_path):
         "plots/more: extra folder (not listed in manifest.json)"]
 
 
+@pytest.mark.parametrize("rel", ["trace.csv", "evidence.json", "manifest.json", "plots"])
+def test_a_file_or_folder_replaced_by_a_link_to_its_copy_is_named(bundle, tmp_path, rel):
+    """The same bytes elsewhere, linked in: the bundle no longer holds its evidence."""
+    copy = tmp_path / bundle.name
+    shutil.copytree(bundle, copy)
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    (copy / rel).rename(moved / rel)
+    (copy / rel).symlink_to(moved / rel)
+    ok, messages = verify(copy)
+    assert not ok
+    named = "missing" if rel == "plots" else "replaced by a symbolic link"  # (its files are not seen)
+    assert any(m.startswith(rel) and named in m for m in messages), messages
+
+
 def test_unreadable_file_is_bad_input(bundle, monkeypatch):
     from twin.errors import InputError
 
@@ -260,6 +275,24 @@ def test_unreadable_file_is_bad_input(bundle, monkeypatch):
 
     monkeypatch.setattr(mf, "sha256_file", unreadable)  # chmod does not stop root
     with pytest.raises(InputError, match=r"evidence\.json: cannot be read \(Permission denied\)"):
+        verify(bundle)
+
+
+def test_a_folder_that_cannot_be_listed_is_bad_input(bundle, monkeypatch):
+    """Its files would look missing, next to an evidence.json that reads fine: not tampering."""
+    import os
+
+    from twin.errors import InputError
+
+    listing = os.scandir
+
+    def scandir(path="."):
+        if Path(path).name == "plots":
+            raise PermissionError(13, "Permission denied", str(path))
+        return listing(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)  # chmod does not stop root
+    with pytest.raises(InputError, match=r"plots: cannot be read \(Permission denied\)"):
         verify(bundle)
 
 

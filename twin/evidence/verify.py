@@ -5,8 +5,9 @@ numbers follow from its inputs?" in steps, each adding messages that name
 the file concerned:
 
 1. `manifest.json` is in its one accepted form and its own hash matches;
-2. every file it lists exists with that sha256, and nothing was added (no
-   file, folder or symbolic link that it does not list);
+2. every file it lists exists with that sha256, in the bundle (not through a
+   symbolic link), and nothing was added (no file, folder or symbolic link
+   that it does not list);
 3. `evidence.json` parses and `hashes.results_sha256` matches its content;
 4. with a public key, `signature.ed25519` is a valid signature of the manifest;
 5. with `replay`, the scenario is rebuilt from the resolved inputs stored in
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path, PurePosixPath
 
 from twin.engines import ENGINES
@@ -56,16 +58,12 @@ def verify(bundle_dir: str | Path, replay: bool = False, engine: str | None = No
     progress : `progress(label, total) -> (update, close)` for a progress display of the replay.
     """
     bundle = Path(bundle_dir)
-    if not bundle.is_dir():
-        raise InputError.single(str(bundle), "", "not a folder (expected an evidence bundle)")
-    if not (bundle / mf.MANIFEST).is_file() and not (bundle / EVIDENCE).is_file():
-        raise InputError.single(str(bundle), "", "not an evidence bundle (no manifest.json, "
-                                                 "no evidence.json)")
     if isinstance(pubkey, (str, Path)):
         pubkey = signing.load_public_key(pubkey)
     problems: list[str] = []
     notes: list[str] = []
     try:
+        _check_is_bundle(bundle)
         doc = _check_hashes(bundle, pubkey, problems, notes)
     except OSError as exc:
         raise InputError.single(exc.filename or str(bundle), "",
@@ -77,9 +75,29 @@ def verify(bundle_dir: str | Path, replay: bool = False, engine: str | None = No
     return True, notes + ["bundle intact"]
 
 
+def _check_is_bundle(bundle: Path) -> None:
+    """InputError unless `bundle` is a bundle folder; OSError if it or a folder in it cannot be
+    read (listed), which would otherwise look like files missing."""
+    if not bundle.is_dir():
+        what = "does not exist" if not bundle.exists() else "not a folder"
+        raise InputError.single(str(bundle), "", f"{what} (expected an evidence bundle)")
+    for _ in os.walk(bundle, onerror=_raise):
+        pass
+    if not (bundle / mf.MANIFEST).is_file() and not (bundle / EVIDENCE).is_file():
+        raise InputError.single(str(bundle), "", "not an evidence bundle (no manifest.json, "
+                                                 "no evidence.json)")
+
+
+def _raise(error: OSError) -> None:
+    raise error
+
+
 # ---------------------------------------------------------------------------- hashes
 def _check_hashes(bundle: Path, pubkey, problems: list[str], notes: list[str]) -> dict | None:
     """Steps 1 to 4; returns the evidence document if it parses (OSError where a file cannot be read)."""
+    for name in mf.UNLISTED:  # (the listed files: in `_check_files`)
+        if _through_link(bundle, name):
+            problems.append(f"{name}: {_LINKED}")
     manifest = _check_manifest(bundle, problems)
     if manifest is not None:
         _check_files(bundle, manifest, problems, notes)
@@ -116,12 +134,28 @@ def _check_files(bundle: Path, manifest: dict, problems: list[str], notes: list[
     for rel in sorted(listed):
         if rel not in present:
             problems.append(f"{rel}: missing (listed in {mf.MANIFEST})")
+        elif _through_link(bundle, rel):
+            problems.append(f"{rel}: {_LINKED}")
         elif mf.sha256_file(bundle / rel) != listed[rel]:
             problems.append(f"{rel}: changed (sha256 differs from {mf.MANIFEST})")
     for rel in sorted(_unlisted(bundle, listed)):
         problems.append(f"{rel}: extra {_kind(bundle / rel)} (not listed in {mf.MANIFEST})")
     if not problems:
         notes.append(f"{mf.MANIFEST}: {len(listed)} files, every sha256 matches")
+
+
+_LINKED = "replaced by a symbolic link (the bundle no longer holds it)"
+
+
+def _through_link(bundle: Path, rel: str) -> bool:
+    """Whether the bundle's path `rel`, or a folder on the way to it, is a symbolic link (to a
+    copy elsewhere, which its hash would not tell)."""
+    path = bundle
+    for part in PurePosixPath(rel).parts:
+        path = path / part
+        if path.is_symlink():
+            return True
+    return False
 
 
 def _unlisted(bundle: Path, listed: dict) -> set[str]:
