@@ -196,3 +196,11 @@ def test_sigterm_while_writing_leaves_no_temporary_folder(tmp_path):
     assert result.returncode == 128 + signal.SIGTERM
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_an_empty_out_is_bad_input_before_simulating(capsys, monkeypatch):
+    """`--out ''` is no folder (Path('') would be the current one): exit 2, nothing written."""
+    monkeypatch.setattr("twin.scenario.run_scenario", lambda *args, **kwargs: pytest.fail("simulated"))
+    code, stdout, err = _accept(capsys, PASSING, "--out", "")
+    assert code == 2 and stdout == ""
+    assert err == "twin: --out: '': an empty path: give the folder to write into\n"

@@ -316,6 +316,24 @@ def test_out_under_a_file_is_bad_input_before_any_point_runs(line_file, tmp_path
         sweep(line_file, tmp_path / "taken" / "sub", *GRID, *QUICK, "--workers", "1")
 
 
+@pytest.mark.parametrize("table", ["points.csv", "summary.csv"])
+def test_a_folder_where_a_table_goes_is_bad_input_before_any_point_runs(line_file, tmp_path, monkeypatch,
+                                                                        table):
+    monkeypatch.setattr(sw, "run_point", lambda point: pytest.fail("a point ran"))
+    (tmp_path / "out" / table).mkdir(parents=True)
+    with pytest.raises(InputError) as exc:
+        sweep(line_file, tmp_path / "out", *GRID, *QUICK, "--workers", "1")
+    assert str(exc.value) == (f"--out: {tmp_path / 'out' / table}: a folder, where the sweep writes "
+                              f"its {table}: remove it")
+
+
+def test_an_empty_out_is_bad_input(line_file, tmp_path, monkeypatch):
+    """`--out ''` would be the current folder (accept) or the default one (sweep): neither meant."""
+    monkeypatch.setattr(sw, "run_point", lambda point: pytest.fail("a point ran"))
+    with pytest.raises(InputError, match="--out: '': an empty path"):
+        sweep(line_file, "", *GRID, *QUICK, "--workers", "1")
+
+
 def test_points_store_that_is_not_a_folder_is_bad_input_before_any_point_runs(line_file, tmp_path, monkeypatch):
     monkeypatch.setattr(sw, "run_point", lambda point: pytest.fail("a point ran"))
     (tmp_path / "out").mkdir()

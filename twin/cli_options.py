@@ -49,6 +49,8 @@ def integer(text: str) -> int:
 
 def out_folder(option: str, path: str | Path) -> Path:
     """`path` as a Path, checked before any work so that a long run does not end in an OSError."""
+    if not str(path).strip():  # Path("") is the current folder: surely not what was meant
+        raise InputError.single(option, repr(str(path)), "an empty path: give the folder to write into")
     path = Path(path)
     existing = next(p for p in (path, *path.parents) if os.path.lexists(p))
     if not existing.is_dir():

@@ -47,6 +47,7 @@ from twin.scenario import Scenario, apply_overrides, from_documents, given, judg
 RUN_DEFAULTS = {"warmup": 3600.0, "duration": 8 * 3600.0, "replications": 10, "seed": 1,
                 "engine": "fast"}
 POINTS_DIR = ".points"
+TABLES = ("points.csv", "summary.csv")
 CLUSTER_HINT = "pip install -e '.[cluster]'"
 
 
@@ -305,6 +306,10 @@ def run_sweep(sweep: Sweep, out_dir: str | Path, workers: int | None = None,
     if os.path.lexists(store) and not store.is_dir():
         raise InputError.single("--out", str(store), f"{not_a_folder(store)}, where the finished "
                                                      "points are kept: remove it")
+    for table in TABLES:  # a file or link there is replaced at the end, a folder cannot be
+        if (Path(out_dir) / table).is_dir():
+            raise InputError.single("--out", str(Path(out_dir) / table), f"a folder, where the sweep "
+                                                                        f"writes its {table}: remove it")
     results: dict[int, dict] = {}
     for point in sweep.points:
         saved = _load_point(store / point.file_name, point)
@@ -427,7 +432,7 @@ def write_outputs(sweep: Sweep, results: list[dict], out_dir: str | Path) -> dic
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"points": out / "points.csv", "summary": out / "summary.csv", "plots": out / "plots"}
+    paths = {"points": out / TABLES[0], "summary": out / TABLES[1], "plots": out / "plots"}
     write_csv(paths["points"], *points_table(sweep, results))
     write_csv(paths["summary"], *summary_table(sweep, results))
     write_plots(sweep, results, paths["plots"])

@@ -57,7 +57,7 @@ def cmd_sweep(args) -> int:
     settings = sw.resolve_settings(scenario, warmup=args.warmup, duration=args.duration,
                                    replications=args.replications, seed=args.seed, engine=args.engine)
     grid = sw.build_sweep(args.line, params, settings, scenario)
-    out = options.out_folder("--out", args.out or Path("reports") / f"sweep-{grid.line_id}")
+    out = options.out_folder("--out", Path("reports") / f"sweep-{grid.line_id}" if args.out is None else args.out)
     update, close = _progress_bar(len(grid.points), f"sweep {grid.line_id} ({settings.engine})")
     try:
         run = sw.run_sweep(grid, out, workers=args.workers, scheduler=args.scheduler, progress=update)
