@@ -361,3 +361,17 @@ def test_a_list_or_mapping_given_as_0_false_or_empty_text_is_a_problem(key, valu
     found = problems(f"scenario: s\nline: l.yaml\n{key}: {value}\n")
     assert any(fragment in p for p in found), found
     assert scenario("scenario: s\nline: l.yaml\ncriteria:\ninjections:\noverrides:\n").criteria == ()
+
+
+@pytest.mark.parametrize("first, second", [
+    ("stations.m.process_time: 20s", "stations.1.process_time: 30s"),  # by id and by index
+    ("stations.m.failures.spindle.ttr: 5min", "stations.m.failures.0.ttr: 6min"),  # by name, index
+    ("'stations.m.failures.0': {name: spindle, ttf: 4h, ttr: 5min}",
+     "stations.m.failures.spindle.ttr: 6min"),  # an item and a field in it
+])
+def test_two_overrides_of_the_same_field_are_a_problem(first, second):
+    """The one that holds would depend on their order in the file: a problem at the second."""
+    found = problems(f"scenario: s\nline: l.yaml\noverrides:\n  {first}\n  {second}\n")
+    first_path, second_path = (text.split(":")[0].strip("'") for text in (first, second))
+    assert found == [f"s.yaml: overrides.{second_path}: sets what {first_path} sets too: which one "
+                     "holds would depend on their order"], found

@@ -360,3 +360,13 @@ def test_plots_replace_whatever_stands_in_their_place(line_file, tmp_path, make)
     assert (out / "plots").is_dir() and not (out / "plots").is_symlink()
     assert sorted(p.name for p in out.iterdir()) == [".points", "plots", "points.csv", "summary.csv"]
     assert [p.name for p in elsewhere.iterdir()] == ["keep.png"]
+
+
+def test_two_params_that_name_the_same_field_are_one_problem(line_file):
+    """`stations.b` and `stations.2` are the same station: the grid would hold duplicate points."""
+    with pytest.raises(InputError) as exc:
+        sw.build_sweep(line_file, sw.parse_params(["stations.b.capacity=2,3", "stations.2.capacity=4,5"]),
+                       sw.resolve_settings())
+    assert [str(p) for p in exc.value.problems] == [
+        "--param: stations.2.capacity: sets what stations.b.capacity sets too: which one holds would "
+        "depend on their order"]

@@ -186,19 +186,31 @@ def apply_overrides(line_raw: dict, overrides, file: str, problems: list[Problem
     if not isinstance(overrides, dict):
         problems.append(Problem(file, "overrides", "expected a mapping of dotted paths to values"))
         return resolved
+    set_at: dict[tuple, str] = {}  # the field each path reached (list items by index), and the path
     for path, value in overrides.items():
-        error = _set_path(resolved, str(path).split("."), value)
+        field = []
+        error = _set_path(resolved, str(path).split("."), value, field)
         if error:
             problems.append(Problem(file, f"overrides.{path}", error))
+            continue
+        for other_field, other in set_at.items():  # `stations.1.servers` and `stations.m1.servers`
+            shorter = min(len(field), len(other_field))
+            if tuple(field[:shorter]) == other_field[:shorter]:
+                problems.append(Problem(file, f"overrides.{path}", f"sets what {other} sets too: "
+                                                                   "which one holds would depend on their order"))
+                break
+        set_at[tuple(field)] = str(path)
     return resolved
 
 
-def _set_path(doc, segments: list[str], value) -> str | None:
+def _set_path(doc, segments: list[str], value, field: list) -> str | None:
+    """Set `value` at the path; append each key or list index reached to `field`; the problem."""
     node = doc
     for depth, segment in enumerate(segments):
         last = depth == len(segments) - 1
         where = ".".join(segments[:depth]) or "the line"
         if isinstance(node, dict):
+            field.append(segment)
             if last:
                 node[segment] = value
                 return None
@@ -210,6 +222,7 @@ def _set_path(doc, segments: list[str], value) -> str | None:
             index = _list_index(node, segment)
             if index is None:
                 return f"no item {segment!r} in {where} (use an index, an id or a name)"
+            field.append(index)
             if last:
                 node[index] = value
                 return None
