@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -278,6 +279,28 @@ def test_resume_runs_no_point_twice(line_file, tmp_path, monkeypatch):
     ran.clear()
     assert sweep(line_file, out, *GRID, *QUICK, "--seed", "2", "--workers", "1") == 0
     assert ran == [0, 1, 2, 3]  # another seed: every point again
+
+
+@pytest.mark.parametrize("edit", [
+    lambda d: d.__setitem__("kpis", "garbage"), lambda d: d.__setitem__("kpis", [{"throughput": 1.0}]),
+    lambda d: d.__setitem__("kpis", []), lambda d: d.__setitem__("params", []),
+    lambda d: d.__setitem__("criteria", "x"), lambda d: d["kpis"][0].__setitem__("completed", "fast"),
+    lambda d: d.__setitem__("verdict", "pass"),
+])
+def test_a_damaged_saved_point_is_run_again(line_file, tmp_path, monkeypatch, edit):
+    """A saved point whose file no longer has the shape of a result (edited by hand, say) is
+    run again, not read into a traceback or into tables with shifted or missing rows."""
+    out = tmp_path / "out"
+    assert sweep(line_file, out, *GRID, *QUICK, "--workers", "1") == 0
+    first = outputs(out)
+    saved = sorted((out / ".points").iterdir())[1]
+    data = json.loads(saved.read_text())
+    edit(data)
+    saved.write_text(json.dumps(data))
+    ran = []
+    monkeypatch.setattr(sw, "run_point", lambda point: ran.append(point.index) or real_run_point(point))
+    assert sweep(line_file, out, *GRID, *QUICK, "--workers", "1") == 0
+    assert ran == [1] and outputs(out) == first
 
 
 def read_csv_text(data: bytes) -> list[list[str]]:

@@ -343,7 +343,34 @@ def _load_point(path: Path, point: Point) -> dict | None:
         return None
     if not isinstance(data, dict) or data.get("key") != point.key or data.get("index") != point.index:
         return None
-    return data
+    return data if _is_result_of(data, point) else None
+
+
+def _is_result_of(data: dict, point: Point) -> bool:
+    """Whether a saved file has the shape `run_point` gives this point (else it is run again:
+    an edited or damaged file must not end in a traceback or in wrong tables)."""
+    n = point.settings.replications
+    criteria = point.scenario.criteria if point.scenario is not None else ()
+    verdicts = ("pass", "fail")
+
+    def number(value) -> bool:
+        return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+    def criterion_ok(saved, c) -> bool:
+        return (isinstance(saved, dict) and saved.get("id") == c.id and saved.get("verdict") in verdicts
+                and number(saved.get("measured")) and isinstance(saved.get("ci95"), list)
+                and len(saved["ci95"]) == 2 and all(map(number, saved["ci95"]))
+                and isinstance(saved.get("per_replication"), list) and len(saved["per_replication"]) == n
+                and all(v in verdicts for v in saved["per_replication"]))
+
+    kpis, saved_criteria = data.get("kpis"), data.get("criteria")
+    return (data.get("params") == _json_ready(list(point.values))
+            and isinstance(kpis, list) and len(kpis) == n
+            and all(isinstance(rep, dict) and set(rep) == set(LINE_KEYS) and all(map(number, rep.values()))
+                    for rep in kpis)
+            and isinstance(saved_criteria, list) and len(saved_criteria) == len(criteria)
+            and all(criterion_ok(saved, c) for saved, c in zip(saved_criteria, criteria))
+            and (data.get("verdict") is None if point.scenario is None else data.get("verdict") in verdicts))
 
 
 def _run_local(points: list[Point], workers: int, finished: Callable[[dict], None]) -> None:
