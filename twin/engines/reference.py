@@ -607,14 +607,14 @@ class ReferenceEngine:
 
     def enter(self, node: Node, part: Part, pred: Node) -> None:
         now = self.env.now
-        self.touch(node)
-        if node.kind == ASSEMBLY:
+        if node.kind == ASSEMBLY:  # a kit place is no server: `assemble` touches the node
             node.kit[self.input_rank(node, pred)].append(part)
             part.server = -1
             self.record("enter", part, node)
             if self.assemble(node):  # the kit's places are free again
                 self.agenda.append((TRY_IN, node.index))
             return
+        self.touch(node)  # (the accounting measures nothing of a sink)
         if node.kind == SINK:
             self.record("exit", part, node)
             self.finish(part)
