@@ -389,10 +389,12 @@ def test_a_utf16_file_is_named_as_such(tmp_path):
     with pytest.raises(InputError, match="UTF-16 text: save the file as UTF-8"):
         load_line(path)
 
-def test_directory_is_not_a_line(tmp_path):
-    (tmp_path / "dir.yaml").mkdir()
-    with pytest.raises(InputError, match="directory"):
-        load_line(tmp_path / "dir.yaml")
+@pytest.mark.parametrize("name", ["dir.yaml", "lines"])
+def test_directory_is_not_a_line(tmp_path, name):
+    """Named like a line file or not: a directory (not "unknown file type '(none)'")."""
+    (tmp_path / name).mkdir()
+    with pytest.raises(InputError, match="is a directory, not a line file"):
+        load_line(tmp_path / name)
 
 
 def test_line_load_is_load_line(tmp_path):

@@ -146,6 +146,17 @@ def test_a_line_file_given_as_a_scenario_says_so(tmp_path):
     with pytest.raises(InputError, match="a line file, not a scenario"):
         load_scenario(path)
 
+
+def test_a_scenario_file_given_as_its_line_is_one_problem_at_line(tmp_path):
+    (tmp_path / "other.yaml").write_text("scenario: other\nline: l.yaml\n")
+    path = tmp_path / "s.yaml"
+    path.write_text("scenario: s\nline: other.yaml\n")
+    with pytest.raises(InputError) as exc:
+        load_scenario(path)
+    assert [str(p) for p in exc.value.problems] == [
+        f"{path}: line: 'other.yaml' is a scenario file, not a line file: give the line file the "
+        "scenario runs"]
+
 @pytest.mark.parametrize("text, fragment", [
     ("overrides: {stations.op99.capacity: 3}", "overrides.stations.op99.capacity: no item 'op99'"),
     ("overrides: {stations.b.capacity: -3}", "stations[2].capacity"),
@@ -375,3 +386,10 @@ def test_two_overrides_of_the_same_field_are_a_problem(first, second):
     first_path, second_path = (text.split(":")[0].strip("'") for text in (first, second))
     assert found == [f"s.yaml: overrides.{second_path}: sets what {first_path} sets too: which one "
                      "holds would depend on their order"], found
+
+
+@pytest.mark.parametrize("scenario_id", ['"two\\nlines"', '"tab\\there"', '"nul\\0"'])
+def test_a_scenario_id_with_a_control_character_is_a_problem(scenario_id):
+    """It is printed on the one line of its verdict (PASS id path) and names the bundle."""
+    found = problems(f"scenario: {scenario_id}\nline: l.yaml\n")
+    assert any(p.startswith("s.yaml: scenario: ") and "control character" in p for p in found), found

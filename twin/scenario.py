@@ -97,6 +97,9 @@ def load_scenario(path: str | Path) -> Scenario:
     except InputError as exc:
         raise InputError([Problem(file, "line", f"cannot use line file {line_ref!r}: {p.path + ': ' if p.path else ''}{p.message}")
                           for p in exc.problems]) from None
+    if "scenario" in line_raw and "stations" not in line_raw:
+        raise InputError.single(file, "line", f"{line_ref!r} is a scenario file, not a line file: "
+                                              "give the line file the scenario runs")
     scenario = from_documents(raw, file, line_raw, line_file)
     return _with_hashes(scenario, file, line_file)
 
@@ -124,6 +127,9 @@ def from_documents(raw: dict, file: str, line_raw: dict, line_file: str) -> Scen
     scenario_id = raw.get("scenario")
     if not isinstance(scenario_id, str) or not scenario_id.strip() or len(scenario_id) > 100:
         add("scenario", "expected a scenario id of at most 100 characters (it names the bundle)")
+    elif not scenario_id.isprintable():  # a line break or NUL would break the one-line verdicts
+        add("scenario", f"the scenario id {scenario_id!r} holds a control character (a line break, "
+                        "a tab, ...): it is printed on one line and names the bundle")
     requirement = text_field(raw, "requirement", add)
     text_field(raw, "description", add)
     resolved = apply_overrides(line_raw, given(raw, "overrides", {}), file, problems)

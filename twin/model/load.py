@@ -63,6 +63,8 @@ def read_document(path) -> dict:
     file = str(path)
     suffix = Path(file).suffix.lower()
     if suffix not in YAML_SUFFIXES + JSON_SUFFIXES + GRAPHML_SUFFIXES:
+        if Path(file).is_dir():
+            raise InputError.single(file, "", "is a directory, not a line file")
         raise InputError.single(
             file, "", f"unknown file type {suffix or '(none)'!r}: expected .yaml, .yml, .json or .graphml")
     data = _read_bytes(file)
