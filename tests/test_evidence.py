@@ -338,6 +338,19 @@ def test_replay_names_a_consistent_forgery(bundle, tmp_path):
     assert any("kpis.line.throughput.mean" in m for m in messages), messages
 
 
+def test_replay_names_overrides_the_stored_line_does_not_have(small_bundle, tmp_path):
+    """The scenario document claims another buffer size than the stored (resolved) line has:
+    a forgery with fresh hashes, caught by the replay."""
+    def claim_other_overrides(doc):
+        doc["inputs"]["scenario"]["document"]["overrides"]["stations.b1.capacity"] = 9
+
+    copy = _forged(small_bundle, tmp_path, claim_other_overrides)
+    assert verify(copy)[0]
+    ok, messages = verify(copy, replay=True)
+    assert not ok
+    assert any("overrides are not those the stored line document has applied" in m for m in messages)
+
+
 def test_replay_of_an_unknown_recorded_engine_is_a_problem(bundle, tmp_path):
     copy = _forged(bundle, tmp_path, lambda doc: doc["engine"].update(name="turbo"))
     assert verify(copy)[0]

@@ -214,12 +214,19 @@ def _check_signature(bundle: Path, pubkey, problems: list[str], notes: list[str]
 
 # ---------------------------------------------------------------------------- replay
 def _replay(doc: dict, engine: str | None, problems: list[str], notes: list[str], progress) -> None:
-    from twin.scenario import from_documents, run_scenario
+    from twin.scenario import apply_overrides, from_documents, given, run_scenario
 
     try:
         inputs = doc["inputs"]
         scenario_doc = dict(inputs["scenario"]["document"])
-        scenario_doc.pop("overrides", None)  # the stored line document has them applied
+        overrides = given(scenario_doc, "overrides", {})
+        scenario_doc.pop("overrides", None)  # the stored line document has them applied ...
+        unknown: list = []
+        if apply_overrides(inputs["line"]["document"], overrides, EVIDENCE, unknown) != \
+                inputs["line"]["document"] and not unknown:  # ... so applying them changes nothing
+            problems.append(f"replay: {EVIDENCE}: the scenario's overrides are not those the "
+                            "stored line document has applied")
+            return
         recorded_engine = doc["engine"]["name"]
         scenario = from_documents(scenario_doc, inputs["scenario"]["file"],
                                   inputs["line"]["document"], inputs["line"]["file"])
