@@ -106,6 +106,18 @@ def test_bad_param_on_the_command_line_writes_nothing(line_file, tmp_path):
     assert not out.exists()
 
 
+def test_a_grid_over_the_limit_is_one_problem_at_once():
+    """A million points would take minutes to check before any other word: refused at once."""
+    values = ",".join(str(v) for v in range(1, 101))
+    with pytest.raises(InputError) as exc:
+        sw.parse_params([f"stations.{s}.capacity={values}" for s in ("a", "b", "c")])
+    assert [str(p) for p in exc.value.problems] == [
+        "--param: stations.a.capacity × stations.b.capacity × stations.c.capacity: a grid of "
+        f"1,000,000 points: at most {sw.MAX_POINTS:,} (each point is checked, then run over its "
+        "replications)"]
+    assert len(sw.parse_params([f"stations.a.capacity={values}", f"stations.b.capacity={values}"])) == 2
+
+
 def test_the_same_path_twice_is_a_problem():
     with pytest.raises(InputError, match="swept twice"):
         sw.parse_params(["stations.b.capacity=1", "stations.b.capacity=2"])

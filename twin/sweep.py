@@ -48,6 +48,9 @@ RUN_DEFAULTS = {"warmup": 3600.0, "duration": 8 * 3600.0, "replications": 10, "s
                 "engine": "fast"}
 POINTS_DIR = ".points"
 TABLES = ("points.csv", "summary.csv")
+#: the most points a sweep takes: checking them alone takes about 1 ms each, and a larger grid
+#: is more likely a slip (a range typed with one digit too many) than a plan
+MAX_POINTS = 100_000
 CLUSTER_HINT = "pip install -e '.[cluster]'"
 
 
@@ -158,6 +161,11 @@ def parse_params(texts: list[str]) -> tuple[Param, ...]:
         params.append(param)
     if not params and not problems:
         problems.append(Problem("--param", "", "give at least one PATH=V1,V2,..."))
+    points = math.prod(len(p.values) for p in params)
+    if points > MAX_POINTS:
+        problems.append(Problem("--param", " × ".join(p.path for p in params),
+                                f"a grid of {points:,} points: at most {MAX_POINTS:,} (each point "
+                                "is checked, then run over its replications)"))
     if problems:
         raise InputError(problems)
     return tuple(params)
