@@ -196,3 +196,11 @@ def test_a_negative_duration_after_a_space_is_reported_as_negative(argv, good_fi
         main([str(good_file) if a == "LINE" else a for a in argv])
     assert exc.value.code == 2
     assert "is negative" in capsys.readouterr().err
+
+
+def test_a_seed_too_long_to_read_says_so(good_file, capsys):
+    """Python reads no integer of over 4300 digits: "expected a whole number" would mislead."""
+    with pytest.raises(SystemExit) as exc:
+        main(["run", str(good_file), "--seed", "7" * 5000])
+    assert exc.value.code == 2
+    assert "a number of 5000 characters is too long to read" in capsys.readouterr().err

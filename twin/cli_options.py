@@ -44,6 +44,9 @@ def integer(text: str) -> int:
     try:
         return int(text)
     except ValueError:
+        if text.strip().lstrip("+-").isdigit():  # over 4300 digits: Python's limit for reading one
+            raise argparse.ArgumentTypeError(f"a number of {len(text.strip())} characters is too "
+                                             "long to read") from None
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
