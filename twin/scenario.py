@@ -31,6 +31,8 @@ from twin.units import parse_duration
 ATTRIBUTIONS = ("supplier", "customer", "maintenance")
 PAIRED_KPIS = ("lost_output", "recovery_time")
 DEFAULT_RECOVERY_WINDOW = 900.0
+#: criterion keys that do not apply to a paired kpi (to any other kpi: injection and window)
+_MISPLACED = {"lost_output": ("station", "stat", "window"), "recovery_time": ("station", "stat")}
 _TOP_KEYS = ("scenario", "line", "requirement", "description", "warmup", "duration", "replications",
              "seed", "overrides", "injections", "criteria")
 _CRITERION_KEYS = ("id", "kpi", "station", "stat", "min", "max", "equals", "confidence", "injection",
@@ -356,9 +358,7 @@ def _criteria(specs, line: Line, injections, horizon: float, add) -> tuple[Crite
         if criterion.window <= 0:
             add(f"{path}.window", "expected a window longer than 0 s (deliveries are compared over "
                                   "it), e.g. 15min")
-        misplaced = ((("station", "stat", "window") if criterion.kpi == "lost_output" else ("station", "stat"))
-                     if criterion.kpi in PAIRED_KPIS else ("injection", "window"))
-        for key in misplaced:
+        for key in _MISPLACED.get(criterion.kpi, ("injection", "window")):
             if key in spec:
                 add(f"{path}.{key}", f"does not apply to kpi {criterion.kpi!r}")
         if criterion.kpi in PAIRED_KPIS:

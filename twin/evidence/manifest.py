@@ -47,9 +47,14 @@ def bundle_files(bundle: Path) -> list[str]:
 
 
 def bundle_entries(bundle: Path) -> set[str]:
-    """Relative paths of everything in the bundle (files, folders, links, none followed): additions show."""
+    """Relative paths of everything in the bundle (files, folders, links, none followed): additions
+    show. A folder that cannot be listed raises OSError (its files would look missing)."""
     return {(Path(top) / name).relative_to(bundle).as_posix()
-            for top, folders, files in os.walk(bundle) for name in folders + files}
+            for top, folders, files in os.walk(bundle, onerror=_raise) for name in folders + files}
+
+
+def _raise(error: OSError) -> None:
+    raise error
 
 
 def self_hash(manifest: dict) -> str:
