@@ -140,6 +140,42 @@ def test_rework_loop_without_buffers_deadlocks_and_freezes(engine):
     assert res.released == res.finished + res.in_process == res.finished + 2
 
 
+STALL = """
+line: stall
+products: [{id: x, mix: 0.5}, {id: y, mix: 0.5}, {id: z, mix: 0}]
+stations:
+  - {id: src, kind: source, release: {sequence: [x, x, x, x, y]}}
+  - {id: bx, kind: buffer, capacity: 1}
+  - {id: by, kind: buffer, capacity: 1}
+  - {id: asm, kind: assembly, inputs: {bx: 1, by: 1}, output: z, process_time: 30s}
+  - {id: out, kind: sink}
+edges:
+  - {from: src, to: bx, products: [x]}
+  - {from: src, to: by, products: [y]}
+  - [bx, asm]
+  - [by, asm]
+  - [asm, out]
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_assembly_starved_by_a_blocked_source_stalls_without_a_deadlock(engine):
+    """At 0 the kit takes x1, bx holds x2 and the source's x3 waits for bx; the y the kit needs
+    comes only after x3 and x4. The line never moves again, but no blocked parts wait for each
+    other in a circle (SPEC §5): `deadlock` stays 0 and the KPIs show the stall
+    (docs/semantics.md, "Deadlock")."""
+    line = line_from_yaml(STALL)
+    duration = 3600.0
+    res = simulate(line, 0, duration, 1, 1, engine=engine, trace=True)[0]
+    assert not res.deadlock and res.deadlock_nodes == ()
+    assert [e[0] for e in res.trace] == [0.0] * 6 and res.trace[-1][1:5] == ("create", 2, "x", "src")
+    assert res.released == res.in_process == 2 and res.completed == 0
+    kpis = aggregate(line, [res], duration)
+    assert kpis["line"]["deadlock"]["mean"] == 0 and kpis["line"]["wip_mean"]["mean"] == 2
+    assert kpis["stations"]["bx"]["full"]["mean"] == 1 and kpis["stations"]["by"]["empty"]["mean"] == 1
+    assert kpis["stations"]["asm"]["starved"]["mean"] == 1
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_warmup_is_excluded(engine):
     """A part finishing during warm-up is not counted; state times cover only the window."""
