@@ -153,6 +153,34 @@ def test_a_part_passing_a_buffer_in_no_time_sets_no_level(engine):
     assert kpis["line"]["throughput"]["mean"] == pytest.approx(60.0)
 
 
+PULL_BEFORE_ROUND_ROBIN = """
+line: pull-before-round-robin
+stations:
+  - {id: src, kind: source, release: {interarrival: 1h}}
+  - {id: r, kind: buffer, capacity: 1, route: round_robin}
+  - {id: m, kind: machine, process_time: 15s}
+  - {id: b, kind: buffer, capacity: 1}
+  - {id: out, kind: sink}
+edges: [[src, r], [r, m], [r, out], [m, b], [b, r]]
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_pull_comes_before_the_round_robin_offer(engine):
+    """The first part goes r -> m at 0 (the pointer now names out). At 15 s it leaves m for b
+    and b for r; m's pull (appended when the part left m) comes before r's offer, so m takes it
+    back although out is free: it circles m -> b -> r for good, m working all the time. The
+    parts of 1 h and 2 h find the pointer at out and leave at once (lead time 0)
+    (docs/semantics.md, "the agenda"). A pull that waited for the pointer would send the first
+    part out at 15 s."""
+    kpis = run_kpis(line_from_yaml(PULL_BEFORE_ROUND_ROBIN), warmup=0, duration=7200,
+                    replications=1, engine=engine)
+    line = kpis["line"]
+    assert line["completed"]["mean"] == 2 and line["lead_time_max"]["mean"] == 0
+    assert line["wip_mean"]["mean"] == pytest.approx(1.0)
+    assert kpis["stations"]["m"]["working"]["mean"] == pytest.approx(1.0)
+
+
 SCRAP = """
 line: scrap
 stations:
