@@ -123,11 +123,6 @@ class _Formatter:
         return f"[{self.value(key, lo)}, {self.value(key, hi)}]"
 
 
-def _criterion_key(c: dict) -> str:
-    """The KPI key a criterion reads (as `twin.scenario.Criterion.key`; paired KPIs by name)."""
-    return criterion_key(c["kpi"], c.get("station"), c.get("stat"))
-
-
 def _table(head: list[str], rows: list[list[tuple[str, str]]], cls: str = "") -> str:
     """A table; each cell is (css class, already-escaped html)."""
     out = [f'<table class="{cls}">' if cls else "<table>", "<thead><tr>"]
@@ -157,7 +152,7 @@ def _verdict(doc: dict, t: Text) -> str:
 def _criteria(doc: dict, t: Text, f: _Formatter) -> str:
     rows = []
     for c in doc["criteria"]:
-        key = _criterion_key(c)
+        key = criterion_key(c["kpi"], c.get("station"), c.get("stat"))  # as Criterion.key
         kind, bound = next(iter(c["bound"].items()))
         what = _kpi_label(key, t)
         if c.get("station") and c["kpi"] not in PAIRED_KPIS:

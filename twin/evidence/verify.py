@@ -214,9 +214,9 @@ def _replay(doc: dict, engine: str | None, problems: list[str], notes: list[str]
         scenario_doc = dict(inputs["scenario"]["document"])
         overrides = given(scenario_doc, "overrides", {})
         scenario_doc.pop("overrides", None)  # the stored line document has them applied ...
-        unknown: list = []
-        if apply_overrides(inputs["line"]["document"], overrides, EVIDENCE, unknown) != \
-                inputs["line"]["document"] and not unknown:  # ... so applying them changes nothing
+        unapplied: list = []  # ... so applying them again goes through and changes nothing
+        if apply_overrides(inputs["line"]["document"], overrides, EVIDENCE, unapplied) != \
+                inputs["line"]["document"] or unapplied:
             problems.append(f"replay: {EVIDENCE}: the scenario's overrides are not those the "
                             "stored line document has applied")
             return
