@@ -338,11 +338,13 @@ def test_replay_names_a_consistent_forgery(bundle, tmp_path):
     assert any("kpis.line.throughput.mean" in m for m in messages), messages
 
 
-def test_replay_names_overrides_the_stored_line_does_not_have(small_bundle, tmp_path):
-    """The scenario document claims another buffer size than the stored (resolved) line has:
-    a forgery with fresh hashes, caught by the replay."""
+@pytest.mark.parametrize("path, value", [("stations.b1.capacity", 9),
+                                         ("stations.no_such_station.servers", 2)])
+def test_replay_names_overrides_the_stored_line_does_not_have(small_bundle, tmp_path, path, value):
+    """The scenario document claims another buffer size than the stored (resolved) line has, or
+    an override no line could have applied: a forgery with fresh hashes, caught by the replay."""
     def claim_other_overrides(doc):
-        doc["inputs"]["scenario"]["document"]["overrides"]["stations.b1.capacity"] = 9
+        doc["inputs"]["scenario"]["document"]["overrides"][path] = value
 
     copy = _forged(small_bundle, tmp_path, claim_other_overrides)
     assert verify(copy)[0]
