@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import string
+import tempfile
+import traceback
 from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
@@ -30,6 +33,10 @@ PLOT_FILES = ("plots/state_timeline.png", "plots/buffer_levels.png", "plots/thro
               "plots/state_breakdown.png", "plots/lead_time_histogram.png")
 BUNDLE_FILES = ("evidence.json", "report.html", "report.zh.html", "trace.csv", "incidents.csv",
                 "manifest.json") + PLOT_FILES
+
+
+#: the uid and gid `_without_root` runs as
+NOBODY = 65534
 
 
 @pytest.fixture(scope="module")
@@ -398,6 +405,60 @@ def test_a_symbolic_link_to_a_bundle_is_replaced_without_leftovers(one_machine, 
     second = write_bundle(one_machine, out)
     assert [p.name for p in out.iterdir()] == [first.name] and not second.is_symlink()
     assert verify(second)[0] and verify(first)[0]  # the folder linked to is left alone
+
+
+def _without_root(fn) -> None:
+    """Run `fn` as it would run for a user: as root, in a forked child as `nobody` (root
+    ignores file rights); an exception in it fails the test."""
+    if os.geteuid() != 0:
+        fn()
+        return
+    pid = os.fork()
+    if pid == 0:  # the child: never back into pytest
+        code = 1
+        try:
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            fn()
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+def test_a_read_only_bundle_is_replaced_without_leftovers(one_machine):
+    """An archived bundle is often read-only (``chmod -R a-w``): rewriting it must not leave
+    the old one behind in a hidden temporary folder."""
+    with tempfile.TemporaryDirectory() as top:  # under /tmp: `nobody` can reach it
+        out = Path(top) / "reports"
+        first = write_bundle(one_machine, out)
+        new = out / ".twin-tmp-new"
+        shutil.copytree(first, new)
+        (new / "marker.txt").write_text("the new bundle")
+        for root, folders, files in os.walk(top):  # the user's own files, the old bundle read-only
+            for name in (root, *(os.path.join(root, f) for f in folders + files)):
+                if os.geteuid() == 0:
+                    os.chown(name, NOBODY, NOBODY)
+        os.chmod(top, 0o755)
+        for root, folders, files in os.walk(first):
+            for f in files:
+                os.chmod(os.path.join(root, f), 0o444)
+        for root, folders, _ in list(os.walk(first))[::-1]:
+            os.chmod(root, 0o555)
+        _without_root(lambda: bundle_module._move_into_place(new, first))
+        assert sorted(p.name for p in out.iterdir()) == [first.name]
+        assert (first / "marker.txt").exists()  # the new one
+
+
+def test_a_replaced_bundle_that_cannot_be_deleted_is_named(tmp_path, monkeypatch, caplog):
+    old = tmp_path / ".twin-old-x"
+    old.mkdir()
+    monkeypatch.setattr(bundle_module.shutil, "rmtree", lambda *args, **kwargs: None)
+    with caplog.at_level("WARNING", logger="twin"):
+        bundle_module._remove(old)
+    assert str(old) in caplog.text and "could not be deleted" in caplog.text
 
 
 def test_something_in_the_bundles_way_is_one_error_naming_it(one_machine, tmp_path):

@@ -23,10 +23,12 @@ import contextlib
 import ctypes
 import errno
 import json
+import logging
 import os
 import re
 import secrets
 import shutil
+import stat
 from pathlib import Path
 
 from twin.accounting import STATES
@@ -36,6 +38,8 @@ from twin.evidence.document import build_document
 from twin.evidence.timeline import Timeline, replay
 from twin.evidence.trace import write_incidents, write_trace
 from twin.model.types import BUFFER, PROCESSING_KINDS
+
+log = logging.getLogger(__name__)
 
 EVIDENCE = "evidence.json"
 
@@ -170,11 +174,37 @@ def _move_into_place(tmp: Path, target: Path) -> None:
 
 
 def _remove(old: Path) -> None:
-    """Delete a replaced bundle: a folder, or a symbolic link to one (rmtree refuses links)."""
+    """Delete a replaced bundle: a folder, or a symbolic link to one (rmtree refuses links).
+
+    An archived bundle is often read-only (``chmod -R a-w``): its folders are made
+    writable first, or nothing in them could be deleted. What still cannot be
+    deleted (another owner's files) is named, not left behind silently.
+    """
     if old.is_symlink():
         old.unlink()
-    else:
-        shutil.rmtree(old, ignore_errors=True)
+        return
+    _make_folders_writable(old)
+    shutil.rmtree(old, ignore_errors=True)
+    if os.path.lexists(old):
+        log.warning("the replaced bundle could not be deleted: %s is left over; delete it by hand",
+                    old)
+
+
+def _make_folders_writable(top: Path) -> None:
+    """Give the owner write and search rights on `top` and every folder under it (links to
+    folders are not followed: they are deleted as links)."""
+    with contextlib.suppress(OSError):
+        _add_owner_rights(top)
+    for root, folders, _ in os.walk(top):
+        for folder in folders:
+            path = os.path.join(root, folder)
+            if not os.path.islink(path):
+                with contextlib.suppress(OSError):
+                    _add_owner_rights(path)
+
+
+def _add_owner_rights(path) -> None:
+    os.chmod(path, os.stat(path).st_mode | stat.S_IRWXU)
 
 
 def _exchange(a: Path, b: Path) -> bool:
