@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import string
 import tempfile
 import traceback
@@ -416,6 +417,7 @@ def _without_root(fn) -> None:
     pid = os.fork()
     if pid == 0:  # the child: never back into pytest
         code = 1
+        signal.alarm(60)  # a child that hangs is killed, and the test fails
         try:
             os.setgid(NOBODY)
             os.setuid(NOBODY)
