@@ -15,8 +15,8 @@ by interrupts, SimPy's documented idiom, and a tuned one without interrupts. It
 also runs `bench10_loop.c`, the C loop written for the 10-machine line alone
 (compiled here, if there is a C compiler), as the yardstick of the machine:
 issue 3 asks for 8 M events/s where that loop ran at 20 M, 40 % of it. Then it
-shows peak memory (the high-water mark of a fresh process) against the horizon, and
-replications per second on 1 and on all cores.
+shows peak memory (the high-water mark of a fresh process) against the horizon,
+and replications per second on 1 and on all cores.
 """
 
 from __future__ import annotations

@@ -439,15 +439,14 @@ def test_a_read_only_bundle_is_replaced_without_leftovers(one_machine):
         new = out / ".twin-tmp-new"
         shutil.copytree(first, new)
         (new / "marker.txt").write_text("the new bundle")
-        for root, folders, files in os.walk(top):  # the user's own files, the old bundle read-only
-            for name in (root, *(os.path.join(root, f) for f in folders + files)):
-                if os.geteuid() == 0:
+        if os.geteuid() == 0:  # the files are the user's own
+            for root, folders, files in os.walk(top):
+                for name in (root, *(os.path.join(root, f) for f in folders + files)):
                     os.chown(name, NOBODY, NOBODY)
         os.chmod(top, 0o755)
-        for root, folders, files in os.walk(first):
+        for root, _, files in list(os.walk(first))[::-1]:  # the old bundle read-only, deepest first
             for f in files:
                 os.chmod(os.path.join(root, f), 0o444)
-        for root, folders, _ in list(os.walk(first))[::-1]:
             os.chmod(root, 0o555)
         _without_root(lambda: bundle_module._move_into_place(new, first))
         assert sorted(p.name for p in out.iterdir()) == [first.name]
