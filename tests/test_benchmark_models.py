@@ -1,16 +1,23 @@
-"""The hand-written SimPy models of the benchmark line simulate the same line as the engines.
+"""The hand-written models of the benchmark lines simulate the same lines as the engines.
 
-`benchmarks/compare.py` credits them with the engines' model events for the same horizon,
-which is only fair if they do the same work: their mean throughput over replications must
-agree with the fast engine's within sampling error (a model without breakdowns, without
-blocking or with the failure clock on the calendar basis would be several percent off).
+`benchmarks/compare.py` credits the SimPy models with the engines' model events for the
+same horizon, which is only fair if they do the same work: their mean throughput over
+replications must agree with the fast engine's within sampling error (a model without
+breakdowns, without blocking or with the failure clock on the calendar basis would be
+several percent off). The C loop that keeps a replication's statistics
+(`bench10_loop.c` built with KPIS=1) is the yardstick of issue 3's speed target: its
+statistics must be the fast engine's on `lines/bench_10.yaml`, within sampling error.
 """
 
 from __future__ import annotations
 
+import shutil
 import statistics
+import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 
@@ -19,7 +26,9 @@ sys.path.insert(0, str(BENCHMARKS))
 
 from serial_line import inline_simpy, interrupt_simpy, serial_line_doc  # noqa: E402
 
+from twin.accounting import STATES  # noqa: E402
 from twin.engines.fast import run_replication  # noqa: E402
+from twin.model.load import load_line  # noqa: E402
 from twin.model.validate import validate  # noqa: E402
 
 MACHINES, HORIZON, REPLICATIONS = 4, 100 * 3600.0, 30
@@ -43,3 +52,42 @@ def test_simpy_model_matches_the_engine(model, engine_throughput):
                                               for seed in range(REPLICATIONS)])
     assert abs(simpy_mean - engine_mean) <= 4 * (engine_error ** 2 + simpy_error ** 2) ** 0.5
     assert simpy_error < 0.005 * engine_mean  # tight enough to see a few percent
+
+
+C_HORIZON, C_REPLICATIONS = 200 * 3600.0, 12
+
+
+def engine_statistics(result, line) -> dict[str, float]:
+    """The statistics the C loop prints, from a fast-engine replication of bench_10."""
+    op01, op10, b01 = (line.index(node) for node in ("op01", "op10", "b01"))
+    state = {name: result.state_time[:, STATES.index(name)] / C_HORIZON for name in STATES}
+    return {"completed": result.completed, "wip_mean": result.wip_area / C_HORIZON,
+            "lead_time_mean": float(np.mean(result.lead_times)),
+            "lead_time_p95": float(np.percentile(result.lead_times, 95)),
+            "op01_working": state["working"][op01], "op01_blocked": state["blocked"][op01],
+            "op01_down": state["down"][op01], "op10_starved": state["starved"][op10],
+            "b01_level_mean": result.level_area[b01] / C_HORIZON,
+            "b01_full": result.full_time[b01] / C_HORIZON}
+
+
+def c_loop_statistics(program: Path, seed: int) -> dict[str, float]:
+    out = subprocess.run([str(program), str(seed)], capture_output=True, text=True, check=True).stdout
+    words = out.split("kpis ", 1)[1].split()
+    return {key: float(value) for key, value in zip(words[::2], words[1::2])}
+
+
+def test_the_c_loop_keeping_statistics_matches_the_engine(tmp_path):
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    program = tmp_path / "bench10_kpis"
+    subprocess.run([cc, "-O2", "-DKPIS=1", "-o", str(program), str(BENCHMARKS / "bench10_loop.c"),
+                    "-lm"], check=True)
+    line = load_line(BENCHMARKS.parent / "lines" / "bench_10.yaml")
+    engine = [engine_statistics(run_replication(line, 0.0, C_HORIZON, 1, r), line)
+              for r in range(C_REPLICATIONS)]
+    c_loop = [c_loop_statistics(program, seed) for seed in range(1, C_REPLICATIONS + 1)]
+    for key in engine[0]:
+        engine_mean, engine_error = mean_and_error([run[key] for run in engine])
+        c_mean, c_error = mean_and_error([run[key] for run in c_loop])
+        assert abs(c_mean - engine_mean) <= 4 * (engine_error ** 2 + c_error ** 2) ** 0.5, key
