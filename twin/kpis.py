@@ -15,6 +15,7 @@ import math
 import numpy as np
 from scipy import special  # not scipy.stats: importing it takes a second of every start
 
+from twin import lead_times
 from twin.accounting import STATES
 from twin.model.types import BUFFER, CONVEYOR, PROCESSING_KINDS, Line
 from twin.results import ReplicationResult
@@ -40,17 +41,16 @@ def _ratio(num: float, den: float) -> float:
 
 
 def line_kpis(res: ReplicationResult, duration: float) -> dict[str, float]:
-    lead = res.lead_times
-    has_parts = lead.size > 0
+    lead = lead_times.summary(res.lead_times)
     return {
         "throughput": res.completed * 3600.0 / duration,
         "completed": float(res.completed),
         "scrapped": float(res.scrapped),
         "scrap_rate": _ratio(res.scrapped, res.scrapped + res.completed),
-        "lead_time_mean": float(lead.mean()) if has_parts else math.nan,
-        "lead_time_p50": float(np.percentile(lead, 50)) if has_parts else math.nan,
-        "lead_time_p95": float(np.percentile(lead, 95)) if has_parts else math.nan,
-        "lead_time_max": float(lead.max()) if has_parts else math.nan,
+        "lead_time_mean": lead["mean"],
+        "lead_time_p50": lead["p50"],
+        "lead_time_p95": lead["p95"],
+        "lead_time_max": lead["max"],
         "wip_mean": res.wip_area / duration,
         "wip_max": float(res.wip_max),
         "deadlock": 1.0 if res.deadlock else 0.0,

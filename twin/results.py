@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from twin.lead_times import LeadTimeSketch
+
 
 @dataclass
 class ReplicationResult:
@@ -24,7 +26,9 @@ class ReplicationResult:
     scrapped_at: np.ndarray  # (nodes,)
     completed: int
     scrapped: int
-    lead_times: np.ndarray  # seconds, parts reaching a sink in the window
+    #: seconds, parts reaching a sink in the window, in order; a sketch of them when there are
+    #: more than `lead_times.EXACT_MAX` (`twin.lead_times`)
+    lead_times: np.ndarray | LeadTimeSketch
     wip_area: float
     wip_max: float
     released: int  # parts that left a source, whole run

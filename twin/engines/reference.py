@@ -27,6 +27,7 @@ import simpy
 
 from twin import accounting as acc
 from twin.distributions import Dist, sample
+from twin.lead_times import LeadTimeFolder
 from twin.model.types import (ASSEMBLY, BUFFER, CONVEYOR, SERVER_KINDS, SINK, SOURCE, Injection, Line,
                               Station)
 from twin.results import ReplicationResult
@@ -165,7 +166,8 @@ class ReferenceEngine:
         self.scrapped_at = np.zeros(len(self.nodes), np.int64)
         self.completed = self.scrapped = self.released = self.finished = 0
         self.wip = 0
-        self.lead_times: list[float] = []
+        self.lead_times: list[float] = []  # those not folded yet (`twin.lead_times`)
+        self.lead_folder = LeadTimeFolder()
         self.agenda: deque[tuple[int, int]] = deque()
         self.next_part_id = 0
         self.events = 0
@@ -623,6 +625,8 @@ class ReferenceEngine:
             if acc.in_window(now, self.w_start, self.w_end):
                 self.completed += 1
                 self.lead_times.append(now - part.released)
+                if len(self.lead_times) > self.lead_folder.room():
+                    del self.lead_times[:self.lead_folder.fold(np.array(self.lead_times, np.float64))]
             return
         self.count(node, acc.C_OCCUPIED, 1)
         if node.kind in SERVER_KINDS:
@@ -810,7 +814,7 @@ class ReferenceEngine:
         return ReplicationResult(
             **acc.time_fields(self.nt, self.la), produced=self.produced,
             scrapped_at=self.scrapped_at, completed=self.completed, scrapped=self.scrapped,
-            lead_times=np.array(self.lead_times, np.float64),
+            lead_times=self.lead_folder.result(np.array(self.lead_times, np.float64)),
             released=self.released, finished=self.finished, in_process=self.wip,
             events=self.events, deadlock=self.deadlock is not None, deadlock_time=time,
             deadlock_nodes=nodes, trace=self.trace,

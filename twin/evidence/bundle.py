@@ -31,6 +31,7 @@ import shutil
 import stat
 from pathlib import Path
 
+from twin import lead_times
 from twin.accounting import STATES
 from twin.evidence import manifest as mf
 from twin.evidence import plots, report, signing
@@ -134,7 +135,7 @@ def write_plots(folder: Path, outcome, doc: dict, timeline: Timeline) -> dict[st
     fractions = {sid: {state: (k.get(state) or {}).get("mean") for state in STATES}
                  for sid, k in doc["kpis"]["stations"].items()
                  if sc.line.station(sid).kind in PROCESSING_KINDS}
-    lead_times = [float(v) for res in outcome.results for v in res.lead_times]
+    points = [lead_times.histogram_points(res.lead_times) for res in outcome.results]
     return {
         "state_timeline": plots.state_timeline(timeline.intervals, windows, sc.warmup, horizon,
                                                folder / "state_timeline.png"),
@@ -143,8 +144,7 @@ def write_plots(folder: Path, outcome, doc: dict, timeline: Timeline) -> dict[st
         "throughput": plots.throughput(timeline.exits, windows, sc.warmup, horizon,
                                        folder / "throughput.png"),
         "state_breakdown": plots.state_breakdown(fractions, folder / "state_breakdown.png"),
-        "lead_time_histogram": plots.lead_time_histogram(lead_times,
-                                                         folder / "lead_time_histogram.png"),
+        "lead_time_histogram": plots.lead_time_histogram(points, folder / "lead_time_histogram.png"),
     }
 
 

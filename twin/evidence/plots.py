@@ -18,6 +18,7 @@ import math
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -176,20 +177,28 @@ def state_breakdown(fractions: dict[str, dict[str, float]], path: str | Path) ->
     return _save(fig, path)
 
 
-def lead_time_histogram(lead_times: list[float], path: str | Path) -> Path:
-    """Histogram of lead times (minutes) of every part finished in the window, all replications."""
+def lead_time_histogram(points: list[tuple[np.ndarray, np.ndarray | None]], path: str | Path) -> Path:
+    """Histogram of lead times (minutes) of every part finished in the window, all replications.
+
+    `points` holds each replication's (lead times, counts): counts None for every lead time
+    itself, else the buckets of a replication with very many (`twin.lead_times`).
+    """
     t = Text("en")
-    minutes = sorted(v / 60 for v in lead_times)
+    minutes = np.concatenate([values for values, _ in points] or [np.zeros(0)]) / 60
+    counts = np.concatenate([np.ones(values.size, np.int64) if c is None else c
+                             for values, c in points] or [np.zeros(0, np.int64)])
+    weights = counts if any(c is not None for _, c in points) else None
+    parts = int(counts.sum())
     with matplotlib.rc_context(_RC):
         fig = _figure(10, 3.2)
         ax = fig.add_subplot()
-        if minutes:
-            ax.hist(minutes, bins=min(40, max(5, len(set(minutes)))), color="#2e7d32",
-                    edgecolor="white", linewidth=0.5)
+        if parts:
+            ax.hist(minutes, bins=min(40, max(5, np.unique(minutes).size)), weights=weights,
+                    color="#2e7d32", edgecolor="white", linewidth=0.5)
         else:
             ax.text(0.5, 0.5, t("plot.no_parts"), ha="center", va="center", transform=ax.transAxes)
         ax.set_xlabel(t("plot.lead_time_min"))
         ax.set_ylabel(t("plot.parts"))
-        ax.set_title(t("plot.lead_times", n=len(minutes)))
+        ax.set_title(t("plot.lead_times", n=parts))
         fig.tight_layout()
     return _save(fig, path)

@@ -27,6 +27,7 @@ from twin.engines import collect
 from twin.engines.fast import codegen
 from twin.engines.fast import kernel as k
 from twin.engines.fast import state as st
+from twin.lead_times import LeadTimeFolder
 from twin.model.types import Injection, Line
 from twin.results import ReplicationResult
 from twin.streams import seed_key
@@ -61,7 +62,8 @@ def run_replication(line: Line, warmup: float, duration: float, seed: int, repli
     while True:
         state = st.new_state(arrays, float(warmup), float(warmup + duration), outages, bool(trace),
                              bool(exits), agenda, trace_rows)
-        state = _run_to_end(arrays, state, key, int(replication), stop)
+        folder = LeadTimeFolder()
+        state = _run_to_end(arrays, state, folder, key, int(replication), stop)
         error = int(state.ints[st.I_ERROR])
         if error == k.ERR_AGENDA_FULL:  # deterministic: a rerun repeats the same events
             agenda *= 4
@@ -74,7 +76,7 @@ def run_replication(line: Line, warmup: float, duration: float, seed: int, repli
                          "for a part's product")
     if error != k.ERR_NONE:
         raise RuntimeError(f"fast engine: internal capacity error {error}")
-    return _result(compiled, state, trace, exits)
+    return _result(compiled, state, folder, trace, exits)
 
 
 def run_replications(line: Line, warmup: float, duration: float, seed: int, replications: int,
@@ -156,20 +158,32 @@ def _arrays(compiled: CompiledLine, recording: bool) -> st.LineArrays:
     return packed[plain]
 
 
-def _run_to_end(arrays: st.LineArrays, state: st.State, key, replication: int,
-                stop: threading.Event | None) -> st.State:
+def _run_to_end(arrays: st.LineArrays, state: st.State, folder: LeadTimeFolder, key,
+                replication: int, stop: threading.Event | None) -> st.State:
     """Run the kernel until it is done or fails, `EVENTS_PER_CALL` events per call: between
-    calls, give the state more room when it lacks it, and raise `RunStopped` if `stop` is set
-    (the kernel cannot see a Python object; a run of days stops within a fraction of a second)."""
+    calls, give the state more room when it lacks it (first by folding lead times, once
+    there are many: `twin.lead_times`), and raise `RunStopped` if `stop` is set (the kernel
+    cannot see a Python object; a run of days stops within a fraction of a second)."""
     while True:
         state.ints[st.I_PAUSE_AT] = state.ints[st.I_EVENTS] + EVENTS_PER_CALL
         status = _run_kernel(arrays, state, key, replication)
         if status == k.NEED_ROOM:
+            _fold_lead_times(state, folder)
             state = st.grow(state)
         elif status != k.PAUSED:
             return state
         if stop is not None and stop.is_set():
             raise RunStopped(f"replication {replication} stopped after {state.ints[st.I_EVENTS]} events")
+
+
+def _fold_lead_times(state: st.State, folder: LeadTimeFolder) -> None:
+    """Fold what `folder` folds of the state's lead times; the rest moves to the front."""
+    n = int(state.ints[st.I_N_LEAD])
+    if n <= folder.room():
+        return
+    folded = folder.fold(state.lead[:n])
+    state.lead[:n - folded] = state.lead[folded:n]
+    state.ints[st.I_N_LEAD] = n - folded
 
 
 def _run_kernel(arrays: st.LineArrays, state: st.State, key, replication: int) -> int:
@@ -200,14 +214,15 @@ def _run_kernel(arrays: st.LineArrays, state: st.State, key, replication: int) -
     return k.run_kernel(arrays, state, key, replication)
 
 
-def _result(c: CompiledLine, s: st.State, trace: bool, exits: bool) -> ReplicationResult:
+def _result(c: CompiledLine, s: st.State, folder: LeadTimeFolder, trace: bool,
+            exits: bool) -> ReplicationResult:
     ints = s.ints
     deadlock = bool(ints[st.I_DEADLOCK])
     nodes = tuple(c.node_ids[n] for n in np.flatnonzero(s.stuck)) if deadlock else ()
     return ReplicationResult(
         **acc.time_fields(s.nt, s.la), produced=s.produced, scrapped_at=s.scrapped_at,
         completed=int(ints[st.I_COMPLETED]), scrapped=int(ints[st.I_SCRAPPED]),
-        lead_times=s.lead[:ints[st.I_N_LEAD]].copy(),
+        lead_times=folder.result(s.lead[:ints[st.I_N_LEAD]]),
         released=int(ints[st.I_RELEASED]), finished=int(ints[st.I_FINISHED]),
         in_process=int(ints[st.I_WIP]), events=int(ints[st.I_EVENTS]), deadlock=deadlock,
         deadlock_time=float(s.floats[st.F_DEADLOCK_TIME]) if deadlock else math.nan,
