@@ -115,18 +115,27 @@ C_LOOPS = {"bare": [], "statistics": ["-DKPIS=1"]}
 C_LOOP_HOURS = 200  # the horizon bench10_loop.c simulates
 
 
+def build_c_loop(name: str, folder: Path) -> Path | None:
+    """`bench10_loop.c` compiled into `folder` as build `name` of `C_LOOPS`; None without a C
+    compiler."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        return None
+    program = folder / f"bench10_{name}"
+    subprocess.run([cc, "-O2", *C_LOOPS[name], "-o", str(program), str(HERE / "bench10_loop.c"), "-lm"],
+                   check=True)
+    return program
+
+
 def c_loop_speeds() -> dict[str, dict[str, float]]:
     """Events per second and seconds per simulated hour of each build of `bench10_loop.c`
     (best of its 20 runs); empty without a C compiler."""
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        return {}
     speeds = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, flags in C_LOOPS.items():
-            program = Path(tmp) / f"bench10_{name}"
-            subprocess.run([cc, "-O2", *flags, "-o", str(program), str(HERE / "bench10_loop.c"), "-lm"],
-                           check=True)
+        for name in C_LOOPS:
+            program = build_c_loop(name, Path(tmp))
+            if program is None:
+                return {}
             out = subprocess.run([str(program)], capture_output=True, text=True, check=True).stdout
             seconds, eps = re.search(r"best ([0-9.]+) s: ([0-9.]+) M events/s", out).groups()
             speeds[name] = {"eps": float(eps) * 1e6, "s_per_hour": float(seconds) / C_LOOP_HOURS}

@@ -11,23 +11,21 @@ statistics must be the fast engine's on `lines/bench_10.yaml`, within sampling e
 
 from __future__ import annotations
 
-import shutil
 import statistics
 import subprocess
 import sys
 from pathlib import Path
-
-import numpy as np
 
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
+from compare import build_c_loop  # noqa: E402
 from serial_line import inline_simpy, interrupt_simpy, serial_line_doc  # noqa: E402
 
-from twin.accounting import STATES  # noqa: E402
 from twin.engines.fast import run_replication  # noqa: E402
+from twin.kpis import replication_kpis  # noqa: E402
 from twin.model.load import load_line  # noqa: E402
 from twin.model.validate import validate  # noqa: E402
 
@@ -55,19 +53,20 @@ def test_simpy_model_matches_the_engine(model, engine_throughput):
 
 
 C_HORIZON, C_REPLICATIONS = 200 * 3600.0, 12
+#: the statistics the C loop prints: its name → (the KPIs' station or "line", KPI key)
+C_STATISTICS = {"completed": ("line", "completed"), "wip_mean": ("line", "wip_mean"),
+                "lead_time_mean": ("line", "lead_time_mean"),
+                "lead_time_p95": ("line", "lead_time_p95"),
+                "op01_working": ("op01", "working"), "op01_blocked": ("op01", "blocked"),
+                "op01_down": ("op01", "down"), "op10_starved": ("op10", "starved"),
+                "b01_level_mean": ("b01", "occupancy_mean"), "b01_full": ("b01", "full")}
 
 
-def engine_statistics(result, line) -> dict[str, float]:
+def engine_statistics(line, replication: int) -> dict[str, float]:
     """The statistics the C loop prints, from a fast-engine replication of bench_10."""
-    op01, op10, b01 = (line.index(node) for node in ("op01", "op10", "b01"))
-    state = {name: result.state_time[:, STATES.index(name)] / C_HORIZON for name in STATES}
-    return {"completed": result.completed, "wip_mean": result.wip_area / C_HORIZON,
-            "lead_time_mean": float(np.mean(result.lead_times)),
-            "lead_time_p95": float(np.percentile(result.lead_times, 95)),
-            "op01_working": state["working"][op01], "op01_blocked": state["blocked"][op01],
-            "op01_down": state["down"][op01], "op10_starved": state["starved"][op10],
-            "b01_level_mean": result.level_area[b01] / C_HORIZON,
-            "b01_full": result.full_time[b01] / C_HORIZON}
+    got = replication_kpis(line, run_replication(line, 0.0, C_HORIZON, 1, replication), C_HORIZON)
+    return {name: got["line"][key] if where == "line" else got["stations"][where][key]
+            for name, (where, key) in C_STATISTICS.items()}
 
 
 def c_loop_statistics(program: Path, seed: int) -> dict[str, float]:
@@ -77,17 +76,13 @@ def c_loop_statistics(program: Path, seed: int) -> dict[str, float]:
 
 
 def test_the_c_loop_keeping_statistics_matches_the_engine(tmp_path):
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
+    program = build_c_loop("statistics", tmp_path)
+    if program is None:
         pytest.skip("no C compiler")
-    program = tmp_path / "bench10_kpis"
-    subprocess.run([cc, "-O2", "-DKPIS=1", "-o", str(program), str(BENCHMARKS / "bench10_loop.c"),
-                    "-lm"], check=True)
     line = load_line(BENCHMARKS.parent / "lines" / "bench_10.yaml")
-    engine = [engine_statistics(run_replication(line, 0.0, C_HORIZON, 1, r), line)
-              for r in range(C_REPLICATIONS)]
+    engine = [engine_statistics(line, r) for r in range(C_REPLICATIONS)]
     c_loop = [c_loop_statistics(program, seed) for seed in range(1, C_REPLICATIONS + 1)]
-    for key in engine[0]:
+    for key in C_STATISTICS:
         engine_mean, engine_error = mean_and_error([run[key] for run in engine])
         c_mean, c_error = mean_and_error([run[key] for run in c_loop])
         assert abs(c_mean - engine_mean) <= 4 * (engine_error ** 2 + c_error ** 2) ** 0.5, key

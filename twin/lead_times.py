@@ -48,7 +48,10 @@ def _bucket_values() -> np.ndarray:
     return np.where(b == 0, 0.0, SMALLEST * GROWTH ** (b - 0.5))
 
 
-@dataclass
+BUCKET_VALUES = _bucket_values()
+
+
+@dataclass(eq=False)  # (its counts are an array: compare the fields)
 class LeadTimeSketch:
     """Lead times folded into counts per bucket (see the module docstring)."""
 
@@ -74,14 +77,14 @@ class LeadTimeSketch:
         ends = np.cumsum(self.counts)
         rank = (self.size - 1) * q / 100.0
         low = math.floor(rank)
-        values = _bucket_values()
         below, above = np.searchsorted(ends, [low, min(low + 1, self.size - 1)], side="right")
+        values = BUCKET_VALUES
         return float(values[below] + (rank - low) * (values[above] - values[below]))
 
     def points(self) -> tuple[np.ndarray, np.ndarray]:
         """(values, counts) of the buckets that hold lead times."""
         held = self.counts > 0
-        return _bucket_values()[held], self.counts[held]
+        return BUCKET_VALUES[held], self.counts[held]
 
 
 class LeadTimeFolder:
